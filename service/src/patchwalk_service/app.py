@@ -1,0 +1,118 @@
+"""The FastAPI application: ``create_app(settings)`` wires registry, backend, runner, scheduler.
+
+Nothing is global: every piece hangs off ``app.state`` and lives for the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from . import __version__
+from .auth import require_token
+from .backend import StoreBackend, SweepBackend
+from .problems import install_problem_handlers
+from .registry import Registry
+from .routes import health, results, sweeps
+from .runners import DaskRunner, TaskRunner
+from .scheduler import Scheduler
+from .settings import ServiceSettings
+
+_log = logging.getLogger(__name__)
+
+
+def dask_runner(settings: ServiceSettings) -> TaskRunner:
+    """A runner on the configured scheduler, or on an embedded LocalCluster."""
+    try:
+        from .cluster import make_client
+
+        client = make_client(workers=settings.workers, scheduler=settings.scheduler)
+    except ImportError:  # the engine's cluster factory is not installed: build it here
+        from distributed import Client, LocalCluster
+
+        if settings.scheduler:
+            client = Client(settings.scheduler)
+        else:
+            cluster = LocalCluster(
+                n_workers=settings.workers, threads_per_worker=1, processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+    return DaskRunner(client)
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    *,
+    backend: SweepBackend | None = None,
+    runner_factory: Callable[[ServiceSettings], TaskRunner] | None = None,
+    start_scheduler: bool = True,
+) -> FastAPI:
+    """Build the service.
+
+    Parameters
+    ----------
+    settings
+        Service settings (default: from ``PATCHWALK_*`` environment variables).
+    backend
+        The physics backend (default: :class:`StoreBackend` under ``settings.stores_dir``).
+    runner_factory
+        Builds the task runner at startup (default: Dask, embedded LocalCluster or
+        ``settings.scheduler``).
+    start_scheduler
+        Run the scheduler loop in a background thread; tests pass False and call
+        ``app.state.scheduler.run_until_idle()``.
+    """
+    settings = settings or ServiceSettings()
+    make_runner = runner_factory or dask_runner
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        registry = Registry(settings.registry_path)
+        the_backend = backend or StoreBackend(settings.stores_dir)
+        runner = make_runner(settings)
+        scheduler = Scheduler(
+            registry,
+            the_backend,
+            runner,
+            max_in_flight=settings.max_in_flight,
+            max_running=settings.max_running,
+        )
+        app.state.registry = registry
+        app.state.backend = the_backend
+        app.state.runner = runner
+        app.state.scheduler = scheduler
+        app.state.ready = True
+        if start_scheduler:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            scheduler.stop()
+            try:
+                runner.close()
+            except Exception:  # the cluster may already be gone
+                _log.exception("closing the task runner failed")
+            registry.close()
+
+    app = FastAPI(
+        title="patchwalk",
+        version=__version__,
+        description="Parameter sweeps of cosmic-ray transport in patchy media (Ewart et al. 2025).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ready = False
+    install_problem_handlers(app)
+    auth: list[Any] = [Depends(require_token)]
+    app.include_router(health.public)
+    app.include_router(health.protected, dependencies=auth)
+    app.include_router(sweeps.router, prefix="/v1", dependencies=auth)
+    app.include_router(results.router, prefix="/v1", dependencies=auth)
+    return app

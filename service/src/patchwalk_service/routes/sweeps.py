@@ -1,0 +1,270 @@
+"""Sweep submission, listing, status, progress events and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+from patchwalk_client.models import SweepPage, SweepStatus
+
+from ..problems import ProblemError
+from ..registry import STATES, TERMINAL, SweepRecord
+
+router = APIRouter(tags=["sweeps"])
+
+_TEXT_TYPES = ("toml", "yaml", "yml", "text/plain")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def sweep_view(request: Request, record: SweepRecord) -> SweepStatus:
+    """The public status of a sweep (live counters when it is running here)."""
+    data: dict[str, Any] = {
+        "id": record.id,
+        "name": record.name,
+        "state": record.state,
+        "created": _iso(record.created),
+        "updated": _iso(record.updated),
+        "error": record.error,
+        "n_points": record.n_points,
+        "tasks_done": record.tasks_done,
+        "tasks_total": record.tasks_total,
+        "steps_done": record.steps_done,
+        "steps_per_second": record.steps_per_second,
+        "eta_seconds": record.eta_seconds,
+        "estimated_steps": record.estimated_steps,
+        "spec_hash": record.spec_hash,
+    }
+    live = request.app.state.scheduler.progress(record.id)
+    if live is not None and record.state == "running":
+        data.update(live)
+    if record.state == "done":
+        data["eta_seconds"] = 0.0
+    base = f"/v1/sweeps/{record.id}"
+    data["links"] = {
+        "self": base,
+        "events": f"{base}/events",
+        "kappa": f"{base}/kappa",
+        "kappa2d": f"{base}/kappa2d",
+        "escape": f"{base}/escape",
+        "theory": f"{base}/theory",
+        "plot": f"{base}/plot.png",
+        "dataset": f"{base}/dataset",
+    }
+    return SweepStatus(**data)
+
+
+def get_record(request: Request, sweep_id: str) -> SweepRecord:
+    """The registry row of ``sweep_id`` or a 404 problem."""
+    record: SweepRecord | None = request.app.state.registry.get(sweep_id)
+    if record is None:
+        raise ProblemError(
+            404, f"no sweep with id {sweep_id!r}; list the sweeps with GET /v1/sweeps"
+        )
+    return record
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise ProblemError(
+            413, f"request body of {length} bytes exceeds the limit of {limit} bytes "
+            "(PATCHWALK_MAX_BODY_BYTES); send a smaller spec"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProblemError(
+                413, f"request body exceeds the limit of {limit} bytes "
+                "(PATCHWALK_MAX_BODY_BYTES); send a smaller spec"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _spec_source(body: bytes, content_type: str) -> str | dict[str, Any]:
+    ctype = content_type.split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProblemError(
+            422, f"the body is not UTF-8 text ({exc}); send the spec as JSON, TOML or YAML",
+            title="Invalid sweep spec", errors=[{"loc": "", "msg": "body is not UTF-8"}],
+        ) from None
+    if not text.strip():
+        raise ProblemError(
+            422, "empty body: send a sweep spec as JSON (application/json), TOML "
+            "(application/toml) or YAML (application/yaml)",
+            title="Invalid sweep spec", errors=[{"loc": "", "msg": "empty body"}],
+        )
+    if ctype.endswith("json") or (not ctype and text.lstrip().startswith("{")):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProblemError(
+                422, f"the body is not valid JSON: {exc}", title="Invalid sweep spec",
+                errors=[{"loc": "", "msg": f"invalid JSON: {exc}"}],
+            ) from None
+        if not isinstance(data, dict):
+            raise ProblemError(
+                422, "the JSON body must be an object (the sweep spec)", title="Invalid sweep spec",
+                errors=[{"loc": "", "msg": "expected a JSON object"}],
+            )
+        return data
+    if ctype and not any(t in ctype for t in _TEXT_TYPES):
+        raise ProblemError(
+            415, f"unsupported content type {ctype!r}: use application/json, application/toml "
+            "or application/yaml",
+        )
+    return text
+
+
+@router.post(
+    "/sweeps",
+    status_code=202,
+    response_model=SweepStatus,
+    responses={200: {"model": SweepStatus, "description": "the identical sweep already exists"}},
+)
+async def submit_sweep(request: Request, response: Response) -> SweepStatus:
+    """Submit a sweep spec (JSON, TOML or YAML body); an identical spec returns the existing sweep."""
+    from patchwalk_client.errors import SpecError
+
+    settings = request.app.state.settings
+    body = await _read_body(request, settings.max_body_bytes)
+    source = _spec_source(body, request.headers.get("content-type", ""))
+    backend = request.app.state.backend
+    try:
+        plan = await run_in_threadpool(backend.plan, source, max_steps=settings.max_steps)
+    except SpecError as exc:
+        raise ProblemError(
+            422, str(exc), title="Invalid sweep spec", errors=exc.errors
+        ) from None
+    if plan.estimated_steps > settings.max_steps:
+        msg = (
+            f"the sweep needs an estimated {plan.estimated_steps:.3g} particle-steps, beyond this "
+            f"service's compute budget of {settings.max_steps:.3g} particle-steps per sweep "
+            "(PATCHWALK_MAX_STEPS); use fewer particles or points, a shorter times.max, or a "
+            "larger courant number"
+        )
+        raise ProblemError(
+            422, msg, title="Sweep beyond the compute budget",
+            errors=[*plan.errors, {"loc": "", "msg": msg}],
+            budget_steps=settings.max_steps, estimated_steps=plan.estimated_steps,
+        )
+    if plan.errors:
+        raise ProblemError(
+            422, "the sweep cannot run: " + "; ".join(f"{e['loc']}: {e['msg']}" for e in plan.errors),
+            title="Sweep not feasible", errors=plan.errors,
+            budget_steps=settings.max_steps, estimated_steps=plan.estimated_steps,
+        )
+    record, created = request.app.state.registry.create_or_get(
+        spec_hash=plan.spec_hash,
+        name=plan.name,
+        spec=plan.spec,
+        n_points=plan.n_points,
+        tasks_total=plan.tasks_total,
+        estimated_steps=plan.estimated_steps,
+    )
+    request.app.state.scheduler.wake()
+    response.status_code = 202 if created else 200
+    response.headers["Location"] = f"/v1/sweeps/{record.id}"
+    return sweep_view(request, record)
+
+
+@router.get("/sweeps", response_model=SweepPage)
+def list_sweeps(
+    request: Request,
+    state: str | None = Query(None, description="only sweeps in this state"),
+    limit: int | None = Query(None, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> SweepPage:
+    """List sweeps, newest first, paged (``limit``, ``offset``), optionally by ``state``."""
+    if state is not None and state not in STATES:
+        raise ProblemError(
+            422, f"unknown state {state!r}; use one of {', '.join(STATES)}",
+            errors=[{"loc": "state", "msg": f"use one of {', '.join(STATES)}"}],
+        )
+    limit = limit or request.app.state.settings.page_size
+    records, total = request.app.state.registry.list(state, limit=limit, offset=offset)
+    nxt = None
+    if offset + len(records) < total:
+        nxt = f"/v1/sweeps?limit={limit}&offset={offset + limit}" + (f"&state={state}" if state else "")
+    return SweepPage(
+        items=[sweep_view(request, r) for r in records], total=total, limit=limit,
+        offset=offset, next=nxt,
+    )
+
+
+@router.get("/sweeps/{sweep_id}", response_model=SweepStatus)
+def get_sweep(request: Request, sweep_id: str) -> SweepStatus:
+    """State, tasks done/total, particle-steps/s, ETA and error of one sweep."""
+    return sweep_view(request, get_record(request, sweep_id))
+
+
+@router.delete("/sweeps/{sweep_id}", response_model=SweepStatus)
+def cancel_sweep(request: Request, sweep_id: str) -> SweepStatus:
+    """Cancel a queued or running sweep (a finished one is left as it is)."""
+    record = get_record(request, sweep_id)
+    registry = request.app.state.registry
+    if registry.set_state(sweep_id, "cancelled", only_from=("queued", "running")):
+        request.app.state.scheduler.request_cancel(sweep_id)
+    del record
+    return sweep_view(request, get_record(request, sweep_id))
+
+
+@router.get(
+    "/sweeps/{sweep_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
+    """Server-sent ``progress`` events until the sweep ends (then one ``end`` event)."""
+    get_record(request, sweep_id)
+    settings = request.app.state.settings
+
+    async def stream() -> AsyncIterator[str]:
+        deadline = time.monotonic() + settings.events_max_seconds
+        last = None
+        last_sent = 0.0
+        while True:
+            record = await run_in_threadpool(request.app.state.registry.get, sweep_id)
+            if record is None:
+                yield "event: end\ndata: {\"state\": \"gone\"}\n\n"
+                return
+            view = sweep_view(request, record).model_dump(mode="json")
+            payload = json.dumps(view, sort_keys=True)
+            now = time.monotonic()
+            if payload != last:
+                yield f"event: progress\ndata: {payload}\n\n"
+                last, last_sent = payload, now
+            elif now - last_sent > 15.0:
+                yield ": keep-alive\n\n"
+                last_sent = now
+            if record.state in TERMINAL:
+                yield f"event: end\ndata: {payload}\n\n"
+                return
+            if now > deadline or await request.is_disconnected():
+                yield "event: timeout\ndata: {}\n\n"
+                return
+            await asyncio.sleep(settings.events_interval)
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def json_response(data: Any) -> JSONResponse:
+    """JSON with NaN/inf already mapped to null by the producer."""
+    return JSONResponse(data)

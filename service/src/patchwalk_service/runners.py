@@ -1,0 +1,93 @@
+"""Where tasks run: a Dask cluster (the service default) or a thread pool (tests).
+
+The scheduler only needs four operations, so both fit one small protocol.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+
+class TaskRunner(Protocol):
+    """Submits task calls and reports which finished."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> Any:
+        """Start ``fn(*args)``; returns a handle."""
+
+    def wait_any(self, handles: list[Any], timeout: float) -> list[Any]:
+        """Handles among ``handles`` that finished (waits up to ``timeout`` s for one)."""
+
+    def result(self, handle: Any) -> Any:
+        """The task's return value; raises the task's exception."""
+
+    def cancel(self, handles: Iterable[Any]) -> None:
+        """Cancel unfinished tasks (best effort)."""
+
+    def close(self) -> None:
+        """Release the resources."""
+
+
+class DaskRunner:
+    """Runs tasks as futures of a ``distributed.Client`` (synchronous API, thread-safe)."""
+
+    def __init__(self, client: Any, *, close_client: bool = True) -> None:
+        self.client = client
+        self._close_client = close_client
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> Any:
+        return self.client.submit(fn, *args, key=key, pure=False)
+
+    def wait_any(self, handles: list[Any], timeout: float) -> list[Any]:
+        from distributed import wait
+
+        if not handles:
+            return []
+        try:
+            done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
+        return [h for h in handles if h in done]
+
+    def result(self, handle: Any) -> Any:
+        return handle.result()
+
+    def cancel(self, handles: Iterable[Any]) -> None:
+        items = list(handles)
+        if items:
+            self.client.cancel(items)
+
+    def close(self) -> None:
+        if not self._close_client:
+            return
+        cluster = getattr(self.client, "cluster", None)
+        self.client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+class ThreadRunner:
+    """Runs tasks in a local thread pool (for tests and for tiny installs)."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self.pool = cf.ThreadPoolExecutor(max_workers=workers)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> Any:
+        return self.pool.submit(fn, *args)
+
+    def wait_any(self, handles: list[Any], timeout: float) -> list[Any]:
+        if not handles:
+            return []
+        done, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        return [h for h in handles if h in done]
+
+    def result(self, handle: Any) -> Any:
+        return handle.result()
+
+    def cancel(self, handles: Iterable[Any]) -> None:
+        for h in handles:
+            h.cancel()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,282 @@
+"""The scheduler loop: shares the cluster among sweeps.
+
+FIFO across sweeps (oldest first), at most ``max_running`` sweeps at once, and among the running
+ones a fair share of the ``max_in_flight`` task slots: free slots are dealt round-robin, one task
+per sweep per turn, so a small sweep queued behind a huge one is not starved. Finished tasks are
+read from each sweep's store when it is (re)opened, so a restart never recomputes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backend import SweepBackend
+from .registry import Registry
+from .runners import TaskRunner
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepRun:
+    """In-memory state of a running sweep."""
+
+    id: str
+    spec: dict[str, Any]
+    total: int
+    done: int
+    pending: deque[tuple[int, int]]
+    in_flight: dict[Any, tuple[int, int]] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    done_here: int = 0
+    steps_here: float = 0.0
+    steps_before: float = 0.0
+    last_saved: float = 0.0
+
+    def progress(self) -> dict[str, Any]:
+        """Counters: tasks done/total, particle-steps/s and ETA (s) from this session's rate."""
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = self.steps_here / elapsed if self.done_here else None
+        remaining = self.total - self.done
+        eta = (elapsed / self.done_here) * remaining if self.done_here else None
+        return {
+            "tasks_done": self.done,
+            "tasks_total": self.total,
+            "steps_done": self.steps_before + self.steps_here,
+            "steps_per_second": rate,
+            "eta_seconds": eta,
+        }
+
+
+class Scheduler:
+    """Feeds tasks of the registry's active sweeps to a :class:`TaskRunner`.
+
+    Use :meth:`start` for a background thread, or :meth:`run_until_idle` in tests.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        backend: SweepBackend,
+        runner: TaskRunner,
+        *,
+        max_in_flight: int = 8,
+        max_running: int = 4,
+        poll: float = 0.2,
+    ) -> None:
+        self.registry = registry
+        self.backend = backend
+        self.runner = runner
+        self.max_in_flight = max_in_flight
+        self.max_running = max_running
+        self.poll = poll
+        self.runs: dict[str, SweepRun] = {}
+        self._order: deque[str] = deque()
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._cancel: set[str] = set()
+        self._thread: threading.Thread | None = None
+        self.tasks_completed = 0
+        self.tasks_failed = 0
+        self.sweeps_failed = 0
+        self._completions: deque[float] = deque(maxlen=10_000)
+
+    # ---- control -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run the loop in a daemon thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="patchwalk-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop (in-flight tasks are left to finish or be dropped with the cluster)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wake(self) -> None:
+        """Tell the loop that the registry changed (new sweep, cancellation)."""
+        self._wake.set()
+
+    def request_cancel(self, sweep_id: str) -> None:
+        """Stop scheduling ``sweep_id`` and cancel its in-flight tasks (state set by caller)."""
+        with self._lock:
+            self._cancel.add(sweep_id)
+        self._wake.set()
+
+    def run_until_idle(self, timeout: float = 60.0) -> None:
+        """Step the loop in this thread until no sweep is active (for tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            busy = self.step()
+            if not busy and not self.registry.active():
+                return
+        raise TimeoutError(f"scheduler not idle after {timeout} s")
+
+    # ---- queries ---------------------------------------------------------------------------
+    def progress(self, sweep_id: str) -> dict[str, Any] | None:
+        """Live counters of a running sweep, or None when it is not running here."""
+        with self._lock:
+            run = self.runs.get(sweep_id)
+            return None if run is None else run.progress()
+
+    def in_flight(self) -> int:
+        """Tasks submitted and not yet finished."""
+        with self._lock:
+            return sum(len(r.in_flight) for r in self.runs.values())
+
+    def tasks_per_second(self, window: float = 60.0) -> float:
+        """Tasks finished per second over the last ``window`` seconds."""
+        now = time.monotonic()
+        with self._lock:
+            n = sum(1 for t in self._completions if now - t <= window)
+        return n / window
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.step()
+            except Exception:  # keep serving; the error is in the log
+                _log.exception("scheduler step failed")
+                busy = False
+            if not busy:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+
+    def step(self) -> bool:
+        """One turn: cancellations, activation, submission, completions. True if work is in flight."""
+        self._apply_cancellations()
+        self._activate()
+        self._fill()
+        handles: list[Any] = []
+        with self._lock:
+            for run in self.runs.values():
+                handles.extend(run.in_flight)
+        if not handles:
+            return bool(self.runs)
+        for handle in self.runner.wait_any(handles, timeout=self.poll):
+            self._complete(handle)
+        return True
+
+    def _apply_cancellations(self) -> None:
+        with self._lock:
+            ids, self._cancel = self._cancel, set()
+            for sweep_id in ids:
+                run = self.runs.pop(sweep_id, None)
+                if sweep_id in self._order:
+                    self._order.remove(sweep_id)
+                if run is not None:
+                    self.runner.cancel(list(run.in_flight))
+                    self._save(run, force=True)
+
+    def _activate(self) -> None:
+        with self._lock:
+            if len(self.runs) >= self.max_running:
+                return
+            for record in self.registry.active():
+                if len(self.runs) >= self.max_running:
+                    break
+                if record.id in self.runs:
+                    continue
+                try:
+                    opened = self.backend.open(record.id, record.spec)
+                except Exception as exc:  # the spec or the store cannot be opened
+                    self._fail(record.id, f"cannot open the sweep's store: {exc}")
+                    continue
+                run = SweepRun(
+                    id=record.id,
+                    spec=record.spec,
+                    total=opened.total,
+                    done=opened.total - len(opened.pending),
+                    pending=deque(opened.pending),
+                    steps_before=opened.steps_done,
+                )
+                self.runs[record.id] = run
+                self._order.append(record.id)
+                self.registry.set_state(record.id, "running", only_from=("queued", "running"))
+                self._save(run, force=True)
+
+    def _fill(self) -> None:
+        with self._lock:
+            free = self.max_in_flight - sum(len(r.in_flight) for r in self.runs.values())
+            while free > 0:
+                gave = False
+                for _ in range(len(self._order)):
+                    sweep_id = self._order[0]
+                    self._order.rotate(-1)
+                    run = self.runs[sweep_id]
+                    if not run.pending or free <= 0:
+                        continue
+                    point, task = run.pending.popleft()
+                    fn, args = self.backend.task(run.id, point, task)
+                    key = f"pw-{run.id}-{point}-{task}-{uuid.uuid4().hex[:8]}"
+                    run.in_flight[self.runner.submit(fn, *args, key=key)] = (point, task)
+                    free -= 1
+                    gave = True
+                if not gave:
+                    break
+            for run in list(self.runs.values()):
+                if not run.pending and not run.in_flight:
+                    self._finish(run)
+
+    def _complete(self, handle: Any) -> None:
+        with self._lock:
+            run = next((r for r in self.runs.values() if handle in r.in_flight), None)
+            if run is None:
+                return
+            point, task = run.in_flight.pop(handle)
+            try:
+                out = self.runner.result(handle)
+            except Exception as exc:
+                self.tasks_failed += 1
+                self._fail(run.id, f"task (point {point}, task {task}) failed: {type(exc).__name__}: {exc}")
+                return
+            self.tasks_completed += 1
+            self._completions.append(time.monotonic())
+            run.done += 1
+            run.done_here += 1
+            if isinstance(out, dict):
+                run.steps_here += float(out.get("steps", 0) or 0)
+            self._save(run)
+            if not run.pending and not run.in_flight:
+                self._finish(run)
+
+    def _finish(self, run: SweepRun) -> None:
+        self.runs.pop(run.id, None)
+        if run.id in self._order:
+            self._order.remove(run.id)
+        self._save(run, force=True)
+        try:
+            self.backend.finalize(run.id, run.spec)
+        except Exception as exc:
+            self._fail(run.id, f"writing the summaries failed: {type(exc).__name__}: {exc}")
+            return
+        self.registry.set_state(run.id, "done", only_from=("running", "queued"))
+
+    def _fail(self, sweep_id: str, error: str) -> None:
+        _log.error("sweep %s failed: %s", sweep_id, error)
+        self.sweeps_failed += 1
+        run = self.runs.pop(sweep_id, None)
+        if sweep_id in self._order:
+            self._order.remove(sweep_id)
+        if run is not None:
+            self.runner.cancel(list(run.in_flight))
+            self._save(run, force=True)
+        self.registry.set_state(sweep_id, "failed", error=error, only_from=("running", "queued"))
+
+    def _save(self, run: SweepRun, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - run.last_saved < 0.5:
+            return
+        run.last_saved = now
+        self.registry.update_progress(run.id, **run.progress())
