@@ -1,0 +1,81 @@
+"""Run one task of a sweep inside a (Dask) worker and write it to the sweep's store.
+
+``execute_task(store_path, point, task)`` is the unit of work the engine submits. It is
+idempotent — a task already marked done in the store is not recomputed — and writes only its
+own chunks, ``done`` last, so a worker killed at any moment leaves the task absent, never
+half-written. The store's spec and its expanded points are cached per process (keyed by the
+store path and spec hash), so a worker opens and parses the spec once per sweep.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from patchwalk_worker.store import SweepStore
+from patchwalk_worker.task import TaskResult, run_task
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.spec import SweepSpec
+
+#: A task runner: ``(resolved point spec, point, task) -> TaskResult``.
+Runner = Callable[["SweepSpec", int, int], TaskResult]
+
+_CACHE: dict[tuple[str, str], SweepStore] = {}
+_LOCK = threading.Lock()
+
+
+def _open(store_path: str) -> SweepStore:
+    """The store at ``store_path``, cached per process for as long as its spec is the same."""
+    import zarr
+
+    g = zarr.open_group(store=store_path, mode="r+", use_consolidated=False)
+    h = str(g.attrs.get("spec_hash", ""))
+    key = (store_path, h)
+    with _LOCK:
+        store = _CACHE.get(key)
+        if store is None:
+            store = SweepStore.open(store_path, mode="r+")
+            _CACHE.clear()  # one sweep at a time per worker in practice; do not grow
+            _CACHE[key] = store
+            _ = store.points  # expand once
+    return store
+
+
+def execute_task(
+    store_path: str, point: int, task: int, runner: Runner | None = None
+) -> dict[str, Any]:
+    """Compute task ``(point, task)`` of the sweep stored at ``store_path`` and write it.
+
+    Parameters
+    ----------
+    store_path : str
+        Path of the sweep's zarr store (created by the engine).
+    point, task : int
+        Which task.
+    runner : callable, optional
+        Replaces :func:`patchwalk_worker.task.run_task` (tests).
+
+    Returns
+    -------
+    dict
+        ``steps`` (particle-steps done), ``seconds`` (wall time of the computation, excluding
+        store I/O), ``skipped`` (True if the task was already done).
+    """
+    store = _open(str(store_path))
+    if store.is_done(point, task):
+        return {"point": point, "task": task, "steps": 0, "seconds": 0.0, "skipped": True}
+    spec = store.points[point].spec
+    t0 = time.perf_counter()
+    result = (runner or run_task)(spec, point, task)
+    seconds = time.perf_counter() - t0
+    store.write(point, task, result)
+    return {
+        "point": point,
+        "task": task,
+        "steps": int(result.steps),
+        "seconds": seconds,
+        "skipped": False,
+    }

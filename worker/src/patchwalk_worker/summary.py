@@ -1,0 +1,258 @@
+"""Summaries of a point from its tasks' moment sums: κ̄(t) ± stderr, κ̄_2D, escape rates.
+
+All functions take the stored per-task arrays of one point (tasks first, in task order) and
+reduce them in that fixed order, so a summary is a pure function of the stored sums.
+
+Error bars (VALIDATION item 10): every task has its own medium realisation, so with two or
+more tasks the standard error of κ̄(t) comes from the spread *between tasks* — it then
+contains the realisation-to-realisation scatter as well as the particle noise. With one task
+it can only come from the particles (ΣΔx⁴); ``kappa_err_source`` says which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: Relative tolerance on the late-time log-slope for ``kappa_2d_converged``.
+CONVERGED_SLOPE_TOL = 0.05
+
+
+@dataclass(frozen=True)
+class KappaSummary:
+    """κ̄(t) of one point.
+
+    Attributes
+    ----------
+    kappa, kappa_err : ndarray (n_times,)
+        κ̄(t) = ΣΣΔx² / (2t ΣΣ1) (eq. 2) and its standard error.
+    msd, msd_err : ndarray (n_times,)
+        ⟨Δx²⟩(t) and its standard error.
+    kappa_y : ndarray (n_times,)
+        ⟨Δy²⟩/(2t) (zero in 1D).
+    source : str
+        ``"realisations"`` (spread between ≥ 2 tasks) or ``"particles"`` (ΣΔx⁴ of one task).
+    n : float
+        Total weight ΣΣ1 (particles; number of realisations for the reference).
+    """
+
+    kappa: np.ndarray
+    kappa_err: np.ndarray
+    msd: np.ndarray
+    msd_err: np.ndarray
+    kappa_y: np.ndarray
+    source: str
+    n: float
+
+
+def _between_tasks_err(n_k: np.ndarray, m_k: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Standard error of a weighted mean of per-task means (ratio estimator).
+
+    ``var = K/(K-1) Σ_k n_k² (m_k − mean)² / (Σ_k n_k)²`` — for equal weights this is the
+    sample standard deviation of the ``m_k`` over √K.
+    """
+    k = n_k.shape[0]
+    tot = np.sum(n_k, axis=0)
+    dev = n_k * (m_k - mean[None, :])
+    var = k / (k - 1) * np.sum(dev * dev, axis=0) / (tot * tot)
+    return np.sqrt(var)
+
+
+def combine_kappa(sums: np.ndarray, t: np.ndarray) -> KappaSummary:
+    """Combine per-task sums into κ̄(t) with its standard error.
+
+    Parameters
+    ----------
+    sums : ndarray, shape (n_tasks, n_times, 5)
+        Per-task Σ1, ΣΔx, ΣΔx², ΣΔx⁴, ΣΔy² (task order).
+    t : ndarray, shape (n_times,)
+        Output times.
+
+    Returns
+    -------
+    KappaSummary
+    """
+    s = np.asarray(sums, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    if s.ndim != 3 or s.shape[2] != 5 or s.shape[1] != t.shape[0]:
+        raise ValueError(
+            f"sums must have shape (n_tasks, {t.shape[0]}, 5) to match the times; got {s.shape}"
+        )
+    n_k = s[:, :, 0]
+    n = np.sum(n_k, axis=0)
+    msd = np.sum(s[:, :, 2], axis=0) / n
+    msd_y = np.sum(s[:, :, 4], axis=0) / n
+    if s.shape[0] >= 2:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m_k = s[:, :, 2] / n_k
+        msd_err = _between_tasks_err(n_k, m_k, msd)
+        source = "realisations"
+    else:
+        m4 = np.sum(s[:, :, 3], axis=0) / n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.maximum(m4 - msd * msd, 0.0) / (n - 1.0)
+        msd_err = np.sqrt(var)
+        source = "particles"
+    return KappaSummary(
+        kappa=msd / (2.0 * t),
+        kappa_err=msd_err / (2.0 * t),
+        msd=msd,
+        msd_err=msd_err,
+        kappa_y=msd_y / (2.0 * t),
+        source=source,
+        n=float(n[0]) if n.shape[0] else 0.0,
+    )
+
+
+def late_window(t: np.ndarray) -> np.ndarray:
+    """Indices of the last third of the output times in ln t (at least two points)."""
+    lt = np.log(np.asarray(t, dtype=np.float64))
+    cut = lt[-1] - (lt[-1] - lt[0]) / 3.0
+    idx = np.nonzero(lt >= cut - 1e-12 * max(1.0, abs(cut)))[0]
+    if idx.shape[0] < 2:
+        idx = np.arange(max(0, lt.shape[0] - 2), lt.shape[0])
+    return idx
+
+
+def _ols_weights(x: np.ndarray) -> np.ndarray:
+    """Weights w with slope = Σ w_i y_i for an ordinary least-squares line through (x, y)."""
+    xc = x - np.mean(x)
+    return xc / np.sum(xc * xc)
+
+
+@dataclass(frozen=True)
+class Kappa2D:
+    """Converged κ̄_2D of one point (late-time slope of ⟨Δx²⟩)."""
+
+    kappa: float
+    kappa_err: float
+    converged: bool
+    log_slope: float
+
+
+def kappa_2d(sums: np.ndarray, t: np.ndarray) -> Kappa2D:
+    """Converged κ̄_2D = ½ d⟨Δx²⟩/dt from the late-time slope of ⟨Δx²⟩ (Section 4, Fig. 5).
+
+    Fits ⟨Δx²⟩ = 2κt + c by least squares over the last third of the output times in ln t.
+    The slope is linear in the per-task ⟨Δx²⟩, so its error is the spread of the per-task
+    slopes (≥ 2 tasks); with one task it is bounded by Σ|w_i| σ_i (σ_i the particle error of
+    ⟨Δx²⟩ at each time, taken fully correlated).
+
+    ``converged`` is the rule: the OLS slope of ln⟨Δx²⟩ against ln t over the same window is
+    within ``CONVERGED_SLOPE_TOL`` (5 %) of 1, i.e. the walk is diffusive there.
+    """
+    s = np.asarray(sums, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    ks = combine_kappa(s, t)
+    idx = late_window(t)
+    w = _ols_weights(t[idx])
+    slope = float(np.sum(w * ks.msd[idx]))
+    if s.shape[0] >= 2:
+        n_k = s[:, idx, 0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m_k = s[:, idx, 2] / n_k
+        slope_k = np.sum(w[None, :] * m_k, axis=1)
+        wt = n_k[:, -1]
+        err = float(_between_tasks_err(wt[:, None], slope_k[:, None], np.array([slope]))[0])
+    else:
+        err = float(np.sum(np.abs(w) * ks.msd_err[idx]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lw = _ols_weights(np.log(t[idx]))
+        log_slope = float(np.sum(lw * np.log(ks.msd[idx])))
+    converged = bool(np.isfinite(log_slope) and abs(log_slope - 1.0) <= CONVERGED_SLOPE_TOL)
+    return Kappa2D(kappa=slope / 2.0, kappa_err=err / 2.0, converged=converged, log_slope=log_slope)
+
+
+@dataclass(frozen=True)
+class EscapeSummary:
+    """First-passage statistics past each distance L_esc (arrays over the distances)."""
+
+    fraction: np.ndarray  # fraction of particles with |Δx| ≥ L by t_max
+    mean_time: np.ndarray  # mean first-passage time of those that escaped
+    mean_time_err: np.ndarray
+    rate: np.ndarray  # t_esc⁻¹ = 1/mean_time (biased low if fraction < 1)
+    rate_err: np.ndarray
+
+
+def escape_summary(esc: np.ndarray, n_particles: float) -> EscapeSummary:
+    """Escape rates t_esc⁻¹ (eq. 8) from per-task sums (count, Στ, Στ²).
+
+    Parameters
+    ----------
+    esc : ndarray, shape (n_tasks, n_dist, 3)
+    n_particles : float
+        Total particles of the point.
+    """
+    e = np.asarray(esc, dtype=np.float64)
+    c = np.sum(e[:, :, 0], axis=0)
+    s1 = np.sum(e[:, :, 1], axis=0)
+    s2 = np.sum(e[:, :, 2], axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s1 / c
+        var = np.maximum(s2 / c - mean * mean, 0.0) / (c - 1.0)
+        err = np.sqrt(var)
+        rate = 1.0 / mean
+        rate_err = err / (mean * mean)
+        frac = c / n_particles
+    return EscapeSummary(frac, mean, err, rate, rate_err)
+
+
+def _jsonable(x: Any) -> Any:
+    """Floats with NaN/inf as None, numpy scalars and arrays as Python lists."""
+    if isinstance(x, np.ndarray):
+        return [_jsonable(v) for v in x.tolist()]
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (np.floating, float)):
+        f = float(x)
+        return f if np.isfinite(f) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def point_result(
+    *,
+    params: dict[str, Any],
+    t: np.ndarray,
+    sums: np.ndarray,
+    realisation: np.ndarray,
+    kappa_A_ensemble: float,
+    kappa_H_ensemble: float,
+    n_particles: int,
+    kappa_perp: float | None = None,
+) -> dict[str, Any]:
+    """The per-point result object of docs/interfaces.md §9 (NaN → None).
+
+    Parameters
+    ----------
+    realisation : ndarray, shape (n_tasks, 2)
+        κ_A, κ_H of each task's realisation; the result holds their means.
+    kappa_perp : float or None
+        κ⊥ of a 2D point (omitted from the result when None).
+    """
+    ks = combine_kappa(sums, t)
+    r = np.asarray(realisation, dtype=np.float64).reshape(-1, 2)
+    out: dict[str, Any] = {
+        "params": params,
+        "t": np.asarray(t, dtype=np.float64),
+        "kappa": ks.kappa,
+        "kappa_err": ks.kappa_err,
+        "kappa_err_source": ks.source,
+        "kappa_A": float(np.mean(r[:, 0])),
+        "kappa_H": float(np.mean(r[:, 1])),
+        "kappa_A_ensemble": kappa_A_ensemble,
+        "kappa_H_ensemble": kappa_H_ensemble,
+    }
+    if kappa_perp is not None:
+        out["kappa_perp"] = kappa_perp
+    out["n_particles"] = int(n_particles)
+    out["n_tasks"] = int(r.shape[0])
+    result: dict[str, Any] = _jsonable(out)
+    return result
