@@ -212,10 +212,12 @@ class Scheduler:
             while free > 0:
                 gave = False
                 for _ in range(len(self._order)):
+                    if free <= 0:
+                        break
                     sweep_id = self._order[0]
                     self._order.rotate(-1)
                     run = self.runs[sweep_id]
-                    if not run.pending or free <= 0:
+                    if not run.pending:
                         continue
                     point, task = run.pending.popleft()
                     fn, args = self.backend.task(run.id, point, task)

@@ -169,20 +169,19 @@ def escape(request: Request, sweep_id: str) -> JSONResponse:
 
 def theory_points(request: Request, sweep_id: str) -> list[dict[str, Any]]:
     """Theory curves of each point at its output times (needs only the spec)."""
+    record = get_record(request, sweep_id)
+    import numpy as np
     from patchwalk_client.spec import load_spec
     from patchwalk_client.sweep import expand_points
     from patchwalk_worker.summary import _jsonable
     from patchwalk_worker.theory import theory_curves
 
-    record = get_record(request, sweep_id)
     pts = expand_points(load_spec(record.spec))
     keep = point_filter(request, [p.params for p in pts])
     out = []
     for i in keep:
         pt = pts[i]
         t = pt.spec.output_times()
-        import numpy as np
-
         curves = theory_curves(pt.spec, np.asarray(t, dtype=np.float64))
         out.append(_jsonable({"params": pt.params, "t": t, "curves": dict(curves)}))
     return out
