@@ -13,6 +13,7 @@ from them (see :mod:`patchwalk_worker.summary`).
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,25 @@ def _reference_result(spec: SweepSpec, medium: Any, times: np.ndarray) -> TaskRe
     return TaskResult(sums, esc, float(medium.kappa_A), float(medium.kappa_H), 0)
 
 
+def _kernel_kwargs(runner: Any, options: Any, escape: np.ndarray) -> dict[str, Any]:
+    """Keyword arguments of a kernel wrapper: the kernel's options (by name) and ``escape``.
+
+    A wrapper takes either an ``options`` model or its fields as keywords; only the
+    parameters it declares are passed.
+    """
+    params = inspect.signature(runner).parameters
+    kw: dict[str, Any] = {}
+    if "options" in params:
+        kw["options"] = options
+    else:
+        for name, value in options.model_dump().items():
+            if name in params:
+                kw[name] = value
+    if "escape" in params:
+        kw["escape"] = escape
+    return kw
+
+
 def run_task(spec: SweepSpec, point: int, task: int) -> TaskResult:
     """Run task ``(point, task)`` of a resolved point spec.
 
@@ -131,9 +151,9 @@ def run_task(spec: SweepSpec, point: int, task: int) -> TaskResult:
     from patchwalk_worker.rng import task_state
 
     runner = getattr(kernels, f"run_{spec.kernel}")
-    options = getattr(spec, spec.kernel)
     state = task_state(spec.seed, point, task)
-    res = runner(medium, times, n_particles, state, options, escape_distances(spec))
+    kwargs = _kernel_kwargs(runner, getattr(spec, spec.kernel), escape_distances(spec))
+    res = runner(medium, times, n_particles, state, **kwargs)
     return TaskResult(
         sums=np.ascontiguousarray(res.sums, dtype=np.float64),
         esc=np.ascontiguousarray(res.esc, dtype=np.float64).reshape(-1, 3),
