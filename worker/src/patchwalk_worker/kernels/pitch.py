@@ -1,0 +1,155 @@
+"""The ``pitch`` kernel: pitch-angle random walk (eqs D4, D5).
+
+x(t+Δt) = x + v cos θ Δt                            (D4)
+θ(t+Δt) = θ + √(2σ(x)Δt) χ                          (D5)
+
+with θ(0) uniform on the circle and σ(x) = v² / (2κ(x)). The factor 2 follows from this update
+rule (docs/kernels.md; VALIDATION item 8): for constant σ, ⟨cos θ(t) cos θ(0)⟩ = ½ e^{-σt}, so
+⟨Δx²⟩ = v² ∫∫ ½ e^{-σ|s-s'|} = (v²/σ)[t - (1 - e^{-σt})/σ] and
+
+κ̄(t) = κ [1 - (1 - e^{-σt})/(σt)],  κ = v²/(2σ)
+
+(the paper writes v²/σ = κ). Δt = ``courant``/σ_max. The discrete walk has the same cosine
+correlation exactly (E cos(√(2σΔt)χ) = e^{-σΔt}), and its diffusion coefficient differs from
+v²/(2σ) only by a factor 1 + (σΔt)²/12. σ is piecewise constant (no smoothing needed); in 2D, y
+diffuses with κ⊥ as in the other kernels (D2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numba import njit
+
+from ..media import Medium
+from ..rng import normal, particle_state, uniform
+from .common import (
+    KernelResult,
+    check_args,
+    locate,
+    neighbour,
+    record,
+    start_position,
+    strip_of,
+)
+
+
+@njit(cache=True)
+def pitch_kernel(
+    edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, l_perp: float,
+    kappa_perp: float, times: np.ndarray, esc_dist: np.ndarray, n_particles: int,
+    task: np.ndarray, v: float, dt: float, sums: np.ndarray, esc: np.ndarray,
+) -> int:
+    """Pitch-angle walkers (D4, D5); fill ``sums``/``esc``; return particle-steps.
+
+    First passage is checked at the end of each step (τ late by < Δt).
+    """
+    n_strips = offsets.shape[0] - 1
+    height = n_strips * l_perp
+    two_d = n_strips > 1 and kappa_perp > 0.0
+    y_moves = kappa_perp > 0.0
+    n_times = times.shape[0]
+    n_dist = esc_dist.shape[0]
+    sigma = v * v / (2.0 * kappa)
+    rs = np.empty(4, dtype=np.uint64)
+    done = np.zeros(max(n_dist, 1), dtype=np.bool_)
+    two_pi = 2.0 * math.pi
+    steps = 0
+    for p in range(n_particles):
+        particle_state(task, p, rs)
+        x, y, s, g, w = start_position(rs, edges, offsets, length, height, n_strips, l_perp)
+        theta = (uniform(rs) - 0.5) * two_pi
+        x0 = x
+        y0 = y
+        for j in range(n_dist):
+            done[j] = False
+        n_left = n_dist
+        t = 0.0
+        a = edges[g + s] + w * length
+        b = edges[g + s + 1] + w * length
+        for k in range(n_times):
+            tk = times[k]
+            while t < tk:
+                rem = tk - t
+                h = dt
+                last = h >= rem * (1.0 - 1e-12)
+                if last:
+                    h = rem
+                x1 = x + v * math.cos(theta) * h
+                theta += math.sqrt(2.0 * sigma[g] * h) * normal(rs)
+                if theta > math.pi:
+                    theta -= two_pi
+                elif theta < -math.pi:
+                    theta += two_pi
+                if n_left > 0:
+                    for j in range(n_dist):
+                        if not done[j] and abs(x1 - x0) >= esc_dist[j]:
+                            done[j] = True
+                            n_left -= 1
+                            esc[j, 0] += 1.0
+                            esc[j, 1] += t + h
+                            esc[j, 2] += (t + h) * (t + h)
+                x = x1
+                moved = False
+                if x >= b or x < a:
+                    gg, ww = neighbour(g, w, s, offsets, 1 if x >= b else -1)
+                    if edges[gg + s] + ww * length <= x < edges[gg + s + 1] + ww * length:
+                        g = gg
+                        w = ww
+                    else:
+                        g, w = locate(edges, offsets, s, length, x)
+                    moved = True
+                if y_moves:
+                    y += math.sqrt(2.0 * kappa_perp * h) * normal(rs)
+                    if two_d:
+                        s_new = strip_of(y, height, l_perp, n_strips)
+                        if s_new != s:
+                            s = s_new
+                            g, w = locate(edges, offsets, s, length, x)
+                            moved = True
+                if moved:
+                    a = edges[g + s] + w * length
+                    b = edges[g + s + 1] + w * length
+                steps += 1
+                if last:
+                    t = tk
+                else:
+                    t += h
+            record(sums, k, x - x0, y - y0)
+    return steps
+
+
+def pitch_dt(medium: Medium, v: float, courant: float) -> float:
+    """Time step ``courant / σ_max`` with σ = v²/(2κ)."""
+    return courant * 2.0 * float(np.min(medium.kappa)) / (v * v)
+
+
+def run_pitch(
+    medium: Medium, times: Sequence[float] | np.ndarray, n_particles: int, state: np.ndarray,
+    *, escape: Sequence[float] | np.ndarray = (), v: float = 1.0, courant: float = 0.05,
+) -> KernelResult:
+    """Run the pitch-angle kernel (D4, D5) with σ(x) = v²/(2κ(x)).
+
+    Parameters
+    ----------
+    medium, times, n_particles, state, escape
+        As for :func:`~patchwalk_worker.kernels.exact.run_exact`.
+    v : float
+        Particle speed; the mean free path in a patch is v/σ = 2κ/v, and the diffusive picture
+        needs it below the patch sizes.
+    courant : float
+        σ_max Δt (default 0.05).
+    """
+    t, esc_d, st, sums, esc = check_args(medium, times, n_particles, state, escape)
+    if not (v > 0.0 and math.isfinite(v)):
+        raise ValueError(f"v must be positive and finite (got {v})")
+    if not courant > 0.0:
+        raise ValueError(f"courant must be > 0 (got {courant}); default 0.05")
+    steps = pitch_kernel(
+        medium.edges, medium.kappa, medium.offsets, float(medium.length),
+        float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
+        t, esc_d, int(n_particles), st, float(v), pitch_dt(medium, v, courant), sums, esc,
+    )
+    return KernelResult(sums=sums, esc=esc, steps=int(steps))
