@@ -228,3 +228,51 @@ def field_errors_from_pydantic(
         where = parent if err["type"] == "extra_forbidden" else node
         out.append({"loc": field_loc([*prefix, *clean]), "msg": _message(err, where, key)})
     return out
+
+
+class ServiceError(PatchwalkError):
+    """The service answered with an error (an RFC 9457 problem document).
+
+    Attributes
+    ----------
+    status_code : int
+        HTTP status.
+    problem : dict
+        The problem document (``type``, ``title``, ``status``, ``detail``, ...).
+    """
+
+    def __init__(self, message: str, status_code: int = 0, problem: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.problem: dict[str, Any] = dict(problem or {})
+
+
+class Unauthorized(ServiceError):
+    """Missing or wrong bearer token: pass ``token=`` or set ``PATCHWALK_TOKEN``."""
+
+
+class SweepNotFound(ServiceError, LookupError):
+    """No sweep with this id on the service."""
+
+
+class SpecRejected(ServiceError, ValueError):
+    """The service rejected the spec (invalid, infeasible or beyond its budget).
+
+    ``errors`` lists the field errors ``{"loc", "msg"}``.
+    """
+
+    def __init__(self, message: str, status_code: int = 422, problem: Mapping[str, Any] | None = None):
+        super().__init__(message, status_code, problem)
+        raw = self.problem.get("errors") or []
+        self.errors: list[FieldError] = [
+            {"loc": str(e.get("loc", "")), "msg": str(e.get("msg", ""))} for e in raw
+        ]
+
+
+class SweepFailed(ServiceError):
+    """A sweep ended failed (or cancelled) while waiting for it; ``state`` and ``error`` say why."""
+
+    def __init__(self, message: str, state: str = "failed", error: str | None = None):
+        super().__init__(message)
+        self.state = state
+        self.error = error

@@ -30,7 +30,10 @@ def dask_runner(settings: ServiceSettings) -> TaskRunner:
     try:
         from .cluster import make_client
 
-        client = make_client(workers=settings.workers, scheduler=settings.scheduler)
+        if settings.scheduler:
+            client = make_client(scheduler=settings.scheduler)
+        else:
+            client = make_client(workers=settings.workers)
     except ImportError:  # the engine's cluster factory is not installed: build it here
         from distributed import Client, LocalCluster
 

