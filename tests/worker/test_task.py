@@ -60,3 +60,14 @@ def test_random_media_differ_between_tasks() -> None:
     a, b = run_task(spec, 0, 0), run_task(spec, 0, 1)
     assert (a.kappa_A, a.kappa_H) != (b.kappa_A, b.kappa_H)
     assert (a.kappa_A, a.kappa_H) == (run_task(spec, 0, 0).kappa_A, run_task(spec, 0, 0).kappa_H)
+
+
+def test_reference_kernel_sums() -> None:
+    # homogeneous κ = 0.5: the lattice gives ⟨Δx²⟩ = 2·0.5·t; Σ1 = 1, ΣΔx⁴ = nan
+    spec = _spec(kernel="reference", medium={"patches": [[1.0, 0.5], [1.0, 0.5]]},
+                 particles={"count": 2, "per_task": 1})
+    r = run_task(spec, 0, 1)
+    t = np.asarray(spec.output_times())
+    np.testing.assert_array_equal(r.sums[:, 0], 1.0)
+    np.testing.assert_allclose(r.sums[:, 2], t, rtol=1e-6)
+    assert np.all(np.isnan(r.sums[:, 3])) and r.steps == 0

@@ -11,6 +11,7 @@ not on the number of workers, the completion order, or restarts.
 from __future__ import annotations
 
 import threading
+from itertools import islice
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,7 +165,7 @@ def run_sweep(
     cancelled = False
     sink.start(total, skipped)
     try:
-        ac = as_completed([submit(pk) for pk, _ in zip(todo, range(limit), strict=False)])
+        ac = as_completed([submit(pk) for pk in islice(todo, limit)])
         for fut in ac:
             res = fut.result()
             fut.release()
