@@ -23,6 +23,9 @@ def register(subparsers: Any) -> None:
     """Add the engine's commands to the ``patchwalk`` parser."""
     register_run(subparsers)
     register_show(subparsers)
+    from patchwalk_service.serve import register_serve  # the REST service (issue 4)
+
+    register_serve(subparsers)
 
 
 def register_run(subparsers: Any) -> None:
