@@ -457,10 +457,13 @@ class SweepSpec(_Model):
         if self.euler.width is not None and shortest is not None and self.euler.width >= shortest:
             errs.append((("euler", "width"), f"must be < the shortest patch length {shortest:g} "
                          f"(got {self.euler.width:g}); the default is l_min/10"))
-        from patchwalk_client.sweep import check_sweep_axes
+        from patchwalk_client.sweep import check_sweep_axes, coerce_sweep_values
 
-        errs.extend(check_sweep_axes(self.sweep))
+        sweep_errs = check_sweep_axes(self.sweep)
+        errs.extend(sweep_errs)
         _fail(errs)
+        if self.sweep:
+            coerce_sweep_values(self.sweep)
         return self
 
     def output_times(self) -> list[float]:
@@ -577,9 +580,14 @@ def _read(source: str | Path) -> dict[str, Any]:
 
 
 def _looks_like_path(source: str) -> bool:
-    return "\n" not in source and len(source) < 4096 and (
-        Path(source).suffix.lower() in (".toml", ".json", ".yaml", ".yml")
-        or Path(source).is_file())
+    if "\n" in source or source.lstrip().startswith(("{", "[")) or len(source) > 1024:
+        return False
+    if Path(source).suffix.lower() in (".toml", ".json", ".yaml", ".yml"):
+        return True
+    try:
+        return Path(source).is_file()
+    except OSError:
+        return False
 
 
 def validate_spec(data: Mapping[str, Any]) -> SweepSpec:

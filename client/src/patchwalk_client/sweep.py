@@ -157,6 +157,12 @@ def _coerce(path: str, value: Any) -> Any:
         return value  # the point's validation reports it with context
 
 
+def coerce_sweep_values(sweep: SweepAxes) -> None:
+    """Coerce every sweep value in place to what its field holds (``1`` → ``1.0``, ...)."""
+    sweep.axes = {p: [_coerce(p, v) for v in vals] for p, vals in sweep.axes.items()}
+    sweep.zip = [{p: [_coerce(p, v) for v in vals] for p, vals in g.items()} for g in sweep.zip]
+
+
 def _dimensions(spec: SweepSpec) -> list[tuple[list[str], list[list[Any]]]]:
     dims = [([p], [[_coerce(p, v) for v in vals]]) for p, vals in spec.sweep.axes.items()]
     for group in spec.sweep.zip:
