@@ -165,7 +165,7 @@ def run_sweep(
     cancelled = False
     sink.start(total, skipped)
     try:
-        ac = as_completed([submit(pk) for pk in islice(todo, limit)])
+        ac = as_completed([submit(pk) for pk in islice(todo, limit)], loop=client.loop)
         for fut in ac:
             res = fut.result()
             fut.release()
