@@ -7,7 +7,6 @@ from types import SimpleNamespace as NS
 
 import numpy as np
 import pytest
-
 from patchwalk_worker.media import (
     Medium,
     auto_strips,

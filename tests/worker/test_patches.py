@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from patchwalk_worker.patches import (
     Exponential,
     Narrow,
