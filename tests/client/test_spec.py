@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import tomllib
@@ -11,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from patchwalk_client.errors import SpecError
 from patchwalk_client.spec import SweepSpec, load_spec, spec_hash
 
@@ -72,7 +70,8 @@ CASES = [
     ("medium.high.patches.l_min", 20.0, "medium.high.patches.l_max", ["l_min", "swap"]),
     ("medium.high.patches.l_max", float("inf"), "medium.high.patches.l_max", ["finite"]),
     ("medium.high.patches.pdf", "powerlaw", "medium.high.patches", ["power_law"]),
-    ("medium.high.patches", {"pdf": "same"}, "medium.high.patches", ["only allowed for medium.low"]),
+    ("medium.high.patches", {"pdf": "same"}, "medium.high.patches",
+     ["only allowed for medium.low"]),
     ("medium.low.patches", {"pdf": "narrow", "mean": 2.0, "width": 4.0},
      "medium.low.patches.width", ["2*mean", "reduce width"]),
     ("medium.low.patches", {"pdf": "exponential", "mean": 2.0, "l_min": 3.0},

@@ -16,7 +16,7 @@ FieldError = dict[str, str]
 
 
 def format_loc(loc: Iterable[str | int]) -> str:
-    """Dotted path of a location tuple: ``("medium", "patches", 0, 1)`` → ``medium.patches[0][1]``."""
+    """Dotted path of a location: ``("medium", "patches", 0, 1)`` → ``medium.patches[0][1]``."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -188,7 +188,8 @@ def _message(err: Mapping[str, Any], node: Any, key: str | int | None) -> str:
         return (f"unknown {str(ctx.get('discriminator', 'tag')).strip(chr(39))} "
                 f"{ctx.get('tag')!r}{f' ({hint})' if hint else ''}: use one of {', '.join(tags)}")
     if t == "union_tag_not_found":
-        tags = sorted(str(t) for m in (unwrap_annotation(node) if isinstance(unwrap_annotation(node), tuple) else ())
+        members = unwrap_annotation(node)
+        tags = sorted(str(t) for m in (members if isinstance(members, tuple) else ())
                       for t in _tags(m))
         return (f"needs a {str(ctx.get('discriminator', 'tag')).strip(chr(39))} key" +
                 (f" (one of {', '.join(tags)})" if tags else ""))

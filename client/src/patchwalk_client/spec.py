@@ -18,9 +18,16 @@ import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from patchwalk_client.errors import SpecError, field_errors_from_pydantic
@@ -44,7 +51,7 @@ def _fail(errors: list[tuple[tuple[str | int, ...], str]]) -> None:
         raise PydanticCustomError(
             "spec_fields",
             "{message}",
-            {"message": "; ".join(f"{'.'.join(map(str, l))}: {m}" for l, m in errors),
+            {"message": "; ".join(f"{'.'.join(map(str, loc))}: {m}" for loc, m in errors),
              "fields": errors},
         )
 
@@ -95,7 +102,9 @@ class PowerLawPdf(_Model):
             return (hi - lo) / math.log(hi / lo)
         if abs(a - 2.0) < 1e-12:
             return math.log(hi / lo) / (1.0 / lo - 1.0 / hi)
-        return (a - 1.0) / (2.0 - a) * (hi ** (2 - a) - lo ** (2 - a)) / (lo ** (1 - a) - hi ** (1 - a))
+        num = hi ** (2.0 - a) - lo ** (2.0 - a)
+        den = lo ** (1.0 - a) - hi ** (1.0 - a)
+        return float((a - 1.0) / (2.0 - a) * num / den)
 
 
 class NarrowPdf(_Model):
@@ -162,9 +171,9 @@ class SamePdf(_Model):
     pdf: Literal["same"]
 
 
-PatchPdf = Annotated[Union[PowerLawPdf, NarrowPdf, ExponentialPdf, SamePdf],
+PatchPdf = Annotated[PowerLawPdf | NarrowPdf | ExponentialPdf | SamePdf,
                      Field(discriminator="pdf")]
-RealPdf = Union[PowerLawPdf, NarrowPdf, ExponentialPdf]
+RealPdf = PowerLawPdf | NarrowPdf | ExponentialPdf
 
 
 class Phase(_Model):
@@ -427,10 +436,8 @@ class SweepSpec(_Model):
                     out = copy.deepcopy(dict(data))
                 node: Any = out
                 for key in parts[:-1]:
-                    if not isinstance(node, dict):
-                        break
-                    if node.get(key) is None:
-                        node[key] = {}
+                    if not isinstance(node, dict) or not isinstance(node.get(key), dict):
+                        break  # no such table: the sweep expansion reports it
                     node = node[key]
                 else:
                     if isinstance(node, dict) and node.get(parts[-1]) is None:
@@ -476,13 +483,13 @@ class SweepSpec(_Model):
         m = self.medium
         if m.patches:
             return [float(k) for _, k in m.patches]
-        return [p.kappa * self.energy ** p.beta for p in (m.high, m.low) if p is not None]
+        return [float(p.kappa * self.energy**p.beta) for p in (m.high, m.low) if p is not None]
 
     def kappa_perp_scaled(self) -> float:
         """κ⊥·(E/E0)^β⊥ (0 in 1D)."""
         if self.dimensions == 1 or self.medium.kappa_perp is None:
             return 0.0
-        return self.medium.kappa_perp * self.energy ** self.medium.beta_perp
+        return float(self.medium.kappa_perp * self.energy**self.medium.beta_perp)
 
     def to_toml(self) -> str:
         """The spec as TOML text (``load_spec`` reads it back to an equal spec)."""

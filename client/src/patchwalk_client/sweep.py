@@ -138,7 +138,7 @@ def check_sweep_axes(sweep: SweepAxes) -> list[tuple[tuple[str | int, ...], str]
             continue
         if not values:
             errs.append((loc, "has no values: give a non-empty list"))
-        for other, oloc in seen.items():
+        for other in seen:
             if path == other or path.startswith(other + ".") or other.startswith(path + "."):
                 errs.append((loc, f"overlaps sweep path {other!r}: sweep each field once"))
         seen[path] = loc
@@ -183,15 +183,29 @@ def _set(data: dict[str, Any], path: str) -> tuple[dict[str, Any], str] | str:
     parts = path.split(".")
     node: Any = data
     for i, key in enumerate(parts[:-1]):
+        node = node.get(key) if isinstance(node, dict) else None
         if not isinstance(node, dict):
-            break
-        if node.get(key) is None:
-            node[key] = {}
-        node = node[key]
-    if not isinstance(node, dict):
-        return (f"cannot set {path!r}: {'.'.join(parts[:i + 1])} is not a table in this spec "
-                "(e.g. an explicit medium has no high/low phases)")
+            table = ".".join(parts[: i + 1])
+            return (f"cannot set {path!r}: {table} is not set in this spec (an explicit medium "
+                    f"has no high/low phases): add {table} to the spec or sweep another path")
     return node, parts[-1]
+
+
+def _culprit(loc: str, paths: list[str]) -> str | None:
+    """The swept path to blame for an error at ``loc``: one at or above it, else a sibling
+    (same table), else the only swept path."""
+    at = loc.replace("[", ".").split(".")
+    best, best_score = None, -1
+    for path in paths:
+        parts = path.split(".")
+        pairs = zip(parts, at, strict=False)
+        common = len(list(itertools.takewhile(lambda ab: ab[0] == ab[1], pairs)))
+        score = 2 if common == len(parts) else 1 if common >= max(1, len(parts) - 1) else 0
+        if score > best_score and score > 0:
+            best, best_score = path, score
+    if best is None and len(paths) == 1:
+        return paths[0]
+    return best
 
 
 def expand_points(spec: SweepSpec) -> list[Point]:
@@ -239,10 +253,7 @@ def expand_points(spec: SweepSpec) -> list[Point]:
                 point_spec = SweepSpec.model_validate(data)
             except ValidationError as exc:
                 for e in field_errors_from_pydantic(exc, SweepSpec):
-                    culprit = next((p for p in params if e["loc"] == p
-                                    or e["loc"].startswith(p + ".")), None)
-                    if culprit is None and len(params) == 1:
-                        culprit = next(iter(params))
+                    culprit = _culprit(e["loc"], list(params))
                     loc = f'sweep."{culprit}"' if culprit else e["loc"]
                     point_errors.append({"loc": loc, "msg": f"at point {index} {params}: "
                                          f"{e['loc']}: {e['msg']}"})
