@@ -266,12 +266,33 @@ class ParticlesSpec(_Model):
 
 
 class TimesSpec(_Model):
-    """Output times: ``count`` log-spaced in [min, max], or an explicit list ``values``."""
+    """Output times: ``count`` log-spaced in [min, max], or an explicit list ``values``.
 
-    min: PosFloat | None = None
-    max: PosFloat | None = None
+    With ``values``, ``min``/``max``/``count`` may be left out: they are filled from the list.
+    """
+
+    min: PosFloat
+    max: PosFloat
     count: Annotated[int, Field(ge=1)] = 40
     values: list[PosFloat] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_values(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not isinstance(data.get("values"), list):
+            return data
+        vals = data["values"]
+        try:
+            nums = sorted(float(v) for v in vals)
+        except (TypeError, ValueError):
+            return data  # the field validation reports the bad entry
+        if not nums:
+            return data
+        out = dict(data)
+        out.setdefault("min", nums[0])
+        out.setdefault("max", nums[-1])
+        out.setdefault("count", len(nums))
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> TimesSpec:
@@ -285,19 +306,13 @@ class TimesSpec(_Model):
             else:
                 for key, want in (("min", vals[0]), ("max", vals[-1]), ("count", len(vals))):
                     got = getattr(self, key)
-                    if key in self.model_fields_set and got != want:
+                    if got != want:
                         errs.append(((key,), f"= {got} disagrees with times.values (which "
                                      f"implies {want}): remove times.{key} or fix it"))
-                if not errs:
-                    self.values, self.min, self.max, self.count = vals, vals[0], vals[-1], len(vals)
-        else:
-            for key in ("min", "max"):
-                if getattr(self, key) is None:
-                    errs.append(((key,), "is required (or give times.values): set a positive "
-                                 "time"))
-            if self.min is not None and self.max is not None and self.min >= self.max:
-                errs.append((("max",), f"must be > times.min (got min = {self.min:g}, "
-                             f"max = {self.max:g}): swap them or widen the range"))
+                self.values = vals
+        elif self.min >= self.max:
+            errs.append((("max",), f"must be > times.min (got min = {self.min:g}, "
+                         f"max = {self.max:g}): swap them or widen the range"))
         _fail(errs)
         return self
 
@@ -305,7 +320,7 @@ class TimesSpec(_Model):
         """The output times, increasing (log-spaced from min to max unless values given)."""
         if self.values is not None:
             return list(self.values)
-        lo, hi, n = float(self.min or 0.0), float(self.max or 0.0), self.count
+        lo, hi, n = self.min, self.max, self.count
         if n == 1:
             return [hi]
         r = math.log(hi / lo)

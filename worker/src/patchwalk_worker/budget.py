@@ -94,7 +94,7 @@ def n_strips(spec: SweepSpec) -> int:
         return 1
     if m.strips is not None:
         return m.strips
-    spread = math.sqrt(2.0 * spec.kappa_perp_scaled() * float(spec.times.max or 0.0))
+    spread = math.sqrt(2.0 * spec.kappa_perp_scaled() * spec.times.max)
     return 1 + math.ceil(6.0 * spread / float(m.l_perp or 1.0))
 
 
@@ -130,7 +130,7 @@ def estimate_steps(spec: SweepSpec) -> float:
           the true count is typically 10–1000× lower at high contrast.
         - ``reference``: cells · n_times (one implicit/eigen update per output time).
     """
-    t_max = float(spec.times.max or 0.0)
+    t_max = spec.times.max
     count = spec.particles.count
     n_times = len(spec.output_times())
     if spec.kernel == "euler":
