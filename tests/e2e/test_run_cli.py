@@ -1,0 +1,113 @@
+"""`patchwalk run` / `patchwalk show` end to end, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+SPEC = """
+name = "cli-test"
+seed = 21
+[medium]
+patches = [[1.0, 1.0], [1.0, 0.01]]
+[particles]
+count = 400
+per_task = 200
+[times]
+min = 0.01
+max = 5.0
+count = 5
+[sweep]
+energy = [1.0, 2.0]
+"""
+
+
+def patchwalk(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "patchwalk_client.cli", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path) -> Path:
+    p = tmp_path / "spec.toml"
+    p.write_text(SPEC)
+    return p
+
+
+def test_bad_spec_names_field_exit_2_nothing_written(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SPEC.replace("count = 400", "count = -4"))
+    out = tmp_path / "out.zarr"
+    r = patchwalk("run", str(bad), "--out", str(out))
+    assert r.returncode == 2
+    assert "particles.count" in r.stderr
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_json_shape_show_and_mismatch(tmp_path: Path, spec_file: Path) -> None:
+    out = tmp_path / "s.zarr"
+    r = patchwalk("run", str(spec_file), "--out", str(out), "--workers", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert len(doc["points"]) == 2
+    pt = doc["points"][1]
+    assert pt["params"] == {"energy": 2.0}
+    assert set(pt) == {"params", "t", "kappa", "kappa_err", "kappa_err_source", "kappa_A",
+                       "kappa_H", "kappa_A_ensemble", "kappa_H_ensemble", "n_particles",
+                       "n_tasks"}
+    assert len(pt["t"]) == len(pt["kappa"]) == len(pt["kappa_err"]) == 5
+    assert pt["kappa_err_source"] == "realisations" and pt["n_tasks"] == 2
+    assert xr.open_zarr(out)["kappa"].dims == ("energy", "t")
+    s = patchwalk("show", str(out), "--json")
+    assert s.returncode == 0 and json.loads(s.stdout) == doc
+    table = patchwalk("show", str(out))
+    assert "kappa_A" in table.stdout and "4 of 4 tasks done" in table.stdout
+    other = tmp_path / "other.toml"
+    other.write_text(SPEC.replace("seed = 21", "seed = 22"))
+    m = patchwalk("run", str(other), "--out", str(out), "--workers", "1")
+    assert m.returncode == 2 and "another spec" in m.stderr and "--out" in m.stderr
+    assert json.loads(patchwalk("show", str(out), "--json").stdout) == doc
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(tmp_path: Path) -> None:
+    spec = tmp_path / "long.toml"
+    spec.write_text(SPEC.replace("count = 400", "count = 4000").replace("max = 5.0", "max = 100.0"))
+    out = tmp_path / "k.zarr"
+    proc = subprocess.Popen([sys.executable, "-m", "patchwalk_client.cli", "run", str(spec),
+                             "--out", str(out), "--workers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    done_dir = out / "tasks" / "done" / "c"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        n = sum(1 for _ in done_dir.rglob("*") if _.is_file()) if done_dir.exists() else 0
+        if n >= 3:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run finished before it could be killed; make it longer"
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its Dask worker processes
+    proc.wait()
+    r = patchwalk("run", str(spec), "--out", str(out), "--workers", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    skipped = int(r.stderr.split("skipped ")[1].split()[0])
+    assert 3 <= skipped < 40
+    ref = tmp_path / "ref.zarr"
+    r2 = patchwalk("run", str(spec), "--out", str(ref), "--workers", "1", "--json")
+    assert r2.stdout == r.stdout
+    a, b = xr.open_zarr(out), xr.open_zarr(ref)
+    for name in ("kappa", "kappa_err", "kappa_A", "kappa_H"):
+        assert a[name].values.tobytes() == b[name].values.tobytes()
+    sa = np.asarray(xr.open_zarr(out, group="tasks")["sums"])
+    sb = np.asarray(xr.open_zarr(ref, group="tasks")["sums"])
+    assert sa.tobytes() == sb.tobytes()
