@@ -16,7 +16,6 @@ import pytest
 import xarray as xr
 from distributed import Client, LocalCluster
 from patchwalk_client.spec import SpecError, load_spec
-
 from patchwalk_service.engine import run_sweep, task_key
 from patchwalk_worker.execute import execute_task
 from patchwalk_worker.store import StoreError, SweepStore

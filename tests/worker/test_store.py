@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import xarray as xr
 from patchwalk_client.spec import load_spec
-
 from patchwalk_worker.execute import execute_task
 from patchwalk_worker.store import StoreError, SweepStore
 from patchwalk_worker.task import TaskResult, task_particles

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from patchwalk_worker.summary import (
     combine_kappa,
     escape_summary,

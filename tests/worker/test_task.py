@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from patchwalk_client.spec import load_spec
-
 from patchwalk_worker.task import n_tasks, run_task, task_particles
 
 

@@ -100,7 +100,6 @@ def _print_results(points: list[dict[str, Any]], as_json: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """``patchwalk run``."""
     from patchwalk_client.spec import SpecError, load_spec
-
     from patchwalk_worker.store import StoreError
 
     from patchwalk_service.engine import prepare, run_sweep
@@ -148,7 +147,7 @@ def _run(args: argparse.Namespace, spec: Any, out: str, run_sweep: Any) -> int:
         report = run_sweep(spec, out, client, max_in_flight=args.max_in_flight,
                            progress=make_progress())
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
     if report.skipped:
         _err(f"skipped {report.skipped} finished tasks")
     if args.out is not None:

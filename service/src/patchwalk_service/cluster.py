@@ -45,7 +45,6 @@ def warm() -> list[str]:
     will report its error).
     """
     from patchwalk_client.spec import load_spec
-
     from patchwalk_worker.task import run_task
 
     warmed = []
@@ -76,12 +75,12 @@ def make_client(workers: int | None = None, scheduler: str | None = None) -> Cli
     if scheduler and workers:
         raise ValueError("give --workers N or --scheduler ADDRESS, not both")
     if scheduler:
-        client = Client(scheduler, set_as_default=False)
+        client = Client(scheduler, set_as_default=False)  # type: ignore[no-untyped-call]
     else:
         n = int(workers) if workers else (os.cpu_count() or 1)
         if n < 1:
             raise ValueError(f"--workers must be at least 1, got {n}")
-        client = Client(
+        client = Client(  # type: ignore[no-untyped-call]
             n_workers=n,
             threads_per_worker=1,
             processes=True,

@@ -11,10 +11,10 @@ not on the number of workers, the completion order, or restarts.
 from __future__ import annotations
 
 import threading
-from itertools import islice
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,6 @@ class RunReport:
 def feasibility_errors(spec: SweepSpec) -> list[dict[str, str]]:
     """Field errors of every point that cannot run (``budget.check_feasible``)."""
     from patchwalk_client.sweep import expand_points
-
     from patchwalk_worker.budget import check_feasible
 
     errors: list[dict[str, str]] = []
@@ -64,13 +63,8 @@ def feasibility_errors(spec: SweepSpec) -> list[dict[str, str]]:
 def _spec_error(errors: list[dict[str, str]]) -> Exception:
     from patchwalk_client.spec import SpecError
 
-    try:
-        return SpecError(errors)
-    except TypeError:  # pragma: no cover - other constructor shapes
-        text = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)
-        err = SpecError(text)
-        err.errors = errors  # type: ignore[attr-defined]
-        return err
+    err: Exception = SpecError(errors, title="the sweep cannot run")
+    return err
 
 
 def prepare(spec: SweepSpec, store_path: str | Path) -> SweepStore:
@@ -165,7 +159,7 @@ def run_sweep(
     cancelled = False
     sink.start(total, skipped)
     try:
-        ac = as_completed([submit(pk) for pk in islice(todo, limit)], loop=client.loop)
+        ac = as_completed([submit(pk) for pk in islice(todo, limit)], loop=client.loop)  # type: ignore[no-untyped-call]
         for fut in ac:
             res = fut.result()
             fut.release()
@@ -178,11 +172,11 @@ def run_sweep(
                 break
             nxt = next(todo, None)
             if nxt is not None:
-                ac.add(submit(nxt))
+                ac.add(submit(nxt))  # type: ignore[no-untyped-call]
         if cancelled:
             rest = list(ac.futures)
-            ac.clear()
-            client.cancel(rest)
+            ac.clear()  # type: ignore[no-untyped-call]
+            client.cancel(rest)  # type: ignore[no-untyped-call]
     finally:
         sink.close()
     if not cancelled and store.complete() and not store.has_summaries():

@@ -209,7 +209,7 @@ class SweepStore:
         """Number of tasks of the sweep."""
         return int(sum(self.n_tasks))
 
-    def _tasks(self, name: str) -> zarr.Array:
+    def _tasks(self, name: str) -> zarr.Array[Any]:
         arr = self.group[f"tasks/{name}"]
         assert isinstance(arr, zarr.Array)
         return arr
@@ -384,7 +384,8 @@ def _write_summaries(store: SweepStore) -> None:
             tt[i, : len(x)] = x
         put("time", tt.reshape((*shape, n_t)), tdims, long_name="output time of each point")
 
-    f = {k: np.full((n_p, n_t), np.nan) for k in ("kappa", "kappa_err", "msd", "msd_err", "kappa_y")}
+    f = {k: np.full((n_p, n_t), np.nan)
+         for k in ("kappa", "kappa_err", "msd", "msd_err", "kappa_y")}
     s = {k: np.full(n_p, np.nan) for k in ("kappa_A", "kappa_H", "kappa_A_ensemble",
                                           "kappa_H_ensemble", "kappa_2d", "kappa_2d_err",
                                           "kappa_2d_log_slope", "kappa_perp")}

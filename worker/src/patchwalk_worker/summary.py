@@ -57,7 +57,7 @@ def _between_tasks_err(n_k: np.ndarray, m_k: np.ndarray, mean: np.ndarray) -> np
     tot = np.sum(n_k, axis=0)
     dev = n_k * (m_k - mean[None, :])
     var = k / (k - 1) * np.sum(dev * dev, axis=0) / (tot * tot)
-    return np.sqrt(var)
+    return np.asarray(np.sqrt(var), dtype=np.float64)
 
 
 def combine_kappa(sums: np.ndarray, t: np.ndarray) -> KappaSummary:
@@ -119,7 +119,7 @@ def late_window(t: np.ndarray) -> np.ndarray:
 def _ols_weights(x: np.ndarray) -> np.ndarray:
     """Weights w with slope = Σ w_i y_i for an ordinary least-squares line through (x, y)."""
     xc = x - np.mean(x)
-    return xc / np.sum(xc * xc)
+    return np.asarray(xc / np.sum(xc * xc), dtype=np.float64)
 
 
 @dataclass(frozen=True)
