@@ -127,7 +127,8 @@ def estimate_steps(spec: SweepSpec) -> float:
         - ``exact``: count · (n_times + t_max / Δt_min) with Δt_min from :func:`exact_min_dt`.
           An upper bound: it assumes every step is taken in the fastest phase next to the
           shortest patch. Steps in slow phases or far from interfaces are much longer, so
-          the true count is typically 10–1000× lower at high contrast.
+          the true count is lower: measured 2.7× (2D, narrow low phase), 5× (explicit
+          periodic medium) and 24× (power law α = 1.5, contrast 10³) on the examples.
         - ``reference``: cells · n_times (one implicit/eigen update per output time).
     """
     t_max = spec.times.max
