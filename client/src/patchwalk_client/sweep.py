@@ -145,13 +145,18 @@ def check_sweep_axes(sweep: SweepAxes) -> list[tuple[tuple[str | int, ...], str]
     return errs
 
 
+@functools.cache
+def _adapter(path: str) -> TypeAdapter[Any] | None:
+    ann, problem = _annotation(path)
+    return None if problem or ann is None else TypeAdapter(ann)
+
+
 def _coerce(path: str, value: Any) -> Any:
     """A sweep value as the spec will hold it (``"1e-3"`` → ``0.001`` for a float field)."""
-    ann, problem = _annotation(path)
-    if problem or ann is None:
+    adapter = _adapter(path)
+    if adapter is None:
         return value
     try:
-        adapter: TypeAdapter[Any] = TypeAdapter(ann)
         return adapter.dump_python(adapter.validate_python(value), mode="json")
     except (ValidationError, TypeError, ValueError):
         return value  # the point's validation reports it with context
