@@ -10,7 +10,6 @@ import argparse
 import time
 
 import numpy as np
-
 from patchwalk_worker.media import generate_two_phase
 from patchwalk_worker.patches import PowerLaw
 from patchwalk_worker.reference import build_lattice, msd_contour, msd_eigen

@@ -1,4 +1,4 @@
-"""Deterministic reference: solver agreement, exact limits, short-time law, independent expm check."""
+"""Deterministic reference: solver agreement, exact limits, short-time law, expm check."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_monotone_decreasing() -> None:
 
 
 def test_short_time_expansion_item2() -> None:
-    """VALIDATION item 2 on κ = 1 | 0.01, lengths 1 | 1, with the O(t) term bounded by refinement."""
+    """VALIDATION item 2 on κ = 1 | 0.01, lengths 1 | 1; the O(t) remainder stays bounded."""
     period = 2.0
     s = (1.0 - 0.1) ** 2 * (1.0 + 0.1) * 2 / period
     ka = 0.505
@@ -74,7 +74,7 @@ def test_refinement_reaches_1e3_of_continuum() -> None:
 
 
 def test_against_expm_on_unwrapped_lattice() -> None:
-    """Independent check: P = expm(L t) on a long open lattice, ⟨Δx²⟩ = Σπ_i Σ_j P_ij (x_j − x_i)²."""
+    """Independent: P = expm(Lt) on a long open lattice, ⟨Δx²⟩ = Σπ_i Σ_j P_ij (x_j − x_i)²."""
     scipy_linalg = pytest.importorskip("scipy.linalg")
     lat = build_lattice(TWO.edges, TWO.kappa, cells_per_l_min=8, grading=1.0)
     reps = 31

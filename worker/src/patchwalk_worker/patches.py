@@ -27,7 +27,7 @@ FloatArray = NDArray[np.float64]
 
 
 def _power_integral(p: float, a: ArrayLike, b: ArrayLike) -> FloatArray:
-    """∫_a^b l^p dl for ``0 < a <= b`` (``b`` may be inf when ``p < -1``), stable near ``p = -1``."""
+    """∫_a^b l^p dl for ``0 < a <= b`` (``b = inf`` allowed for ``p < -1``), stable at p ≈ -1."""
     a_arr = np.asarray(a, dtype=np.float64)
     b_arr = np.asarray(b, dtype=np.float64)
     q = p + 1.0
@@ -226,7 +226,11 @@ def pdf_from_spec(spec: Any) -> AnyPdf:
 
     Raises ``ValueError`` for ``pdf = "same"`` (resolve it to the high phase's pdf first).
     """
-    get = spec.get if isinstance(spec, dict) else (lambda k, d=None: getattr(spec, k, d))
+    def get(key: str, default: Any = None) -> Any:
+        if isinstance(spec, dict):
+            return spec.get(key, default)
+        return getattr(spec, key, default)
+
     kind = get("pdf")
     if kind == "power_law":
         return PowerLaw(float(get("alpha")), float(get("l_min")), float(get("l_max")))

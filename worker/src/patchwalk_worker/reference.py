@@ -25,7 +25,8 @@ Cells: within each patch, widths grow geometrically from ``h0`` at both interfac
 middle, with the ratio chosen so a patch of length ``l_min`` gets ``cells_per_l_min`` cells and
 ``h0 = l_min / (4 cells_per_l_min)`` (:func:`grading_for`); ``l_min`` is the shortest
 patch other than the last one (the closing patch of a random strip may be arbitrarily short;
-it still gets >= 4 cells), or the value given. Accuracy against the continuum is measured in docs/reference.md.
+it still gets >= 4 cells), or the value given. Accuracy against the continuum is measured
+in docs/reference.md.
 """
 
 from __future__ import annotations
@@ -183,7 +184,8 @@ def h_t(lam: ArrayLike, t: float) -> FloatArray:
     out = np.empty_like(x)
     small = x < 0.1
     xs = x[small]
-    out[small] = 0.5 - xs / 6 + xs**2 / 24 - xs**3 / 120 + xs**4 / 720 - xs**5 / 5040 + xs**6 / 40320
+    out[small] = (0.5 - xs / 6 + xs**2 / 24 - xs**3 / 120 + xs**4 / 720 - xs**5 / 5040
+                  + xs**6 / 40320)
     xl = x[~small]
     out[~small] = (np.expm1(-xl) + xl) / xl**2
     return np.asarray(out * t * t, dtype=np.float64)
@@ -298,6 +300,6 @@ def reference_msd(
 def reference_kappa(
     medium: Medium, times: ArrayLike, options: Any = None, **kwargs: Any
 ) -> FloatArray:
-    """Running diffusion coefficient κ̄(t) = ⟨Δx²⟩/(2t) of the lattice (see :func:`reference_msd`)."""
+    """Running diffusion coefficient κ̄(t) = ⟨Δx²⟩/(2t) of the lattice (:func:`reference_msd`)."""
     t_arr = np.asarray(times, dtype=np.float64)
     return reference_msd(medium, t_arr, options, **kwargs) / (2.0 * t_arr)

@@ -203,7 +203,8 @@ def _phm_strip(edges: FloatArray, kap: FloatArray, t: FloatArray, n_starts: int)
 
     def resist(x: FloatArray) -> FloatArray:
         n_wrap = np.floor(x / period)
-        return n_wrap * r_per + np.interp(x - n_wrap * period, edges, r_cum)
+        out: FloatArray = n_wrap * r_per + np.interp(x - n_wrap * period, edges, r_cum)
+        return out
 
     def inv_kappa_at(x: FloatArray, side: float) -> FloatArray:
         xm = np.mod(x, period)
