@@ -17,7 +17,6 @@ from pathlib import Path
 
 from patchwalk_client.spec import load_spec
 from patchwalk_client.sweep import expand_points
-
 from patchwalk_service.cluster import make_client
 from patchwalk_service.engine import run_sweep
 from patchwalk_worker.task import n_tasks, run_task
