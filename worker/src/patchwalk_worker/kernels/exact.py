@@ -55,6 +55,56 @@ from .common import (
 )
 
 
+@njit(cache=True, inline="always")
+def interface_step(
+    x: float, xi_: float, direction: int, kc: float, sc: float, sn: float, un: float, dt: float,
+    rs: np.ndarray,
+) -> tuple[float, bool, bool]:
+    """One exact step of length ``dt`` next to the interface at ``xi_`` (VALIDATION item 4).
+
+    The particle is at ``x`` in a patch of κ = ``kc`` (√κ = ``sc``), at distance ``un`` (in
+    y = x/√κ units) from the interface, which lies in ``direction`` (±1); √κ beyond it is ``sn``.
+    Returns (new x, whether the path touched the interface, whether it ended beyond it).
+    """
+    dxs = math.sqrt(2.0 * kc * dt) * normal(rs)
+    y1u = un - direction * dxs / sc  # y distance to the interface at the end, > 0 on own side
+    touched = y1u <= 0.0
+    if not touched:
+        q = un * y1u / dt  # Brownian bridge: P(touch) = exp(-y0 y1 / dt)
+        if q < 40.0 and uniform(rs) < math.exp(-q):
+            touched = True
+    if not touched:
+        return x + dxs, False, False
+    ay = abs(y1u)
+    if uniform(rs) * (sc + sn) < sn:  # + side with p = sqrt(k+)/(sqrt(k+) + sqrt(k-))
+        return xi_ + direction * ay * sn, True, True
+    return xi_ - direction * ay * sc, True, False
+
+
+@njit(cache=True)
+def skew_fraction(k_minus: float, k_plus: float, t: float, n_steps: int, n: int,
+                  task: np.ndarray) -> float:
+    """Fraction of ``n`` particles started on an isolated interface (x = 0, κ₋ | κ₊) with
+    x_t > 0 after ``n_steps`` equal exact steps. Skew-BM theory: p = √κ₊/(√κ₊+√κ₋) for all t.
+    """
+    rs = np.empty(4, dtype=np.uint64)
+    s_m = math.sqrt(k_minus)
+    s_p = math.sqrt(k_plus)
+    dt = t / n_steps
+    above = 0
+    for p in range(n):
+        particle_state(task, p, rs)
+        x = 0.0
+        for _ in range(n_steps):
+            if x >= 0.0:  # on the + side: interface to the left
+                x, _t, _c = interface_step(x, 0.0, -1, k_plus, s_p, s_m, x / s_p, dt, rs)
+            else:
+                x, _t, _c = interface_step(x, 0.0, 1, k_minus, s_m, s_p, -x / s_m, dt, rs)
+        if x > 0.0:
+            above += 1
+    return above / n
+
+
 @njit(cache=True)
 def exact_kernel(
     edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, l_perp: float,
@@ -122,24 +172,12 @@ def exact_kernel(
                 last = dt >= rem
                 if last:
                     dt = rem
-                dxs = math.sqrt(2.0 * kc * dt) * normal(rs)
-                x1 = x + dxs
-                y1u = un - direction * dxs / sc
-                touched = y1u <= 0.0
-                if not touched:
-                    q = un * y1u / dt
-                    if q < 40.0 and uniform(rs) < math.exp(-q):
-                        touched = True
+                x1, touched, crossed = interface_step(x, xi_, direction, kc, sc, sn, un, dt, rs)
                 gnew = g
                 wnew = w
-                if touched:
-                    ay = abs(y1u)
-                    if uniform(rs) * (sc + sn) < sn:
-                        x1 = xi_ + direction * ay * sn
-                        gnew = gn
-                        wnew = wn
-                    else:
-                        x1 = xi_ - direction * ay * sc
+                if crossed:
+                    gnew = gn
+                    wnew = wn
                 # first passage
                 if n_left > 0:
                     for j in range(n_dist):

@@ -1,0 +1,133 @@
+"""The exact skew-Brownian kernel against exact results and the lattice reference."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from patchwalk_worker.kernels import run_exact
+from patchwalk_worker.kernels.exact import skew_fraction
+from patchwalk_worker.media import Medium
+from patchwalk_worker.rng import task_state
+
+
+
+def kappa_bar(sums: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """κ̄ = ⟨Δx²⟩/(2t) and its particle standard error from Σ1, ΣΔx², ΣΔx⁴."""
+    t = np.asarray(times, dtype=float)
+    n = sums[:, 0]
+    m2 = sums[:, 2] / n
+    m4 = sums[:, 3] / n
+    return m2 / (2 * t), np.sqrt(np.maximum(m4 - m2**2, 0.0) / n) / (2 * t)
+
+K = 4.0
+
+
+def test_homogeneous_kappa_exact_at_all_times() -> None:
+    m = Medium.from_patches([(0.3, 0.7), (1.1, 0.7), (0.6, 0.7)])
+    t = np.array([1e-3, 0.05, 1.0, 10.0])
+    r = run_exact(m, t, 4000, task_state(0, 0, 0))
+    k, e = kappa_bar(r.sums, t)
+    assert np.all(np.abs(k - 0.7) < K * e)
+    assert r.sums[0, 0] == 4000 and np.all(r.sums[:, 4] == 0.0)
+
+
+def test_homogeneous_escape_mean_time() -> None:
+    kap, ell = 0.5, 1.5
+    m = Medium.from_patches([(0.5, kap)])
+    r = run_exact(m, [50.0], 4000, task_state(1, 0, 0), escape=(ell,))
+    n, s1, s2 = r.esc[0]
+    assert n == 4000  # P(τ > 50) ~ e^-50
+    mean = s1 / n
+    err = math.sqrt((s2 / n - mean**2) / n)
+    assert abs(mean - ell**2 / (2 * kap)) < K * err + 0.25 / (128 * kap)  # + one step (τ late)
+
+
+@pytest.mark.parametrize(("km", "kp"), [(1.0, 100.0), (100.0, 1.0), (0.3, 0.3)])
+def test_skew_bm_interface_rule(km: float, kp: float) -> None:
+    n = 100_000
+    p = math.sqrt(kp) / (math.sqrt(kp) + math.sqrt(km))
+    for n_steps in (1, 9):
+        f = skew_fraction(km, kp, 1.0, n_steps, n, task_state(2, n_steps, 0))
+        assert abs(f - p) < K * math.sqrt(p * (1 - p) / n)
+    # the equal-spatial-step rule kp/(kp+km) would be rejected
+    if km != kp:
+        assert abs(f - kp / (kp + km)) > 10 * math.sqrt(p * (1 - p) / n)
+
+
+def test_short_time_expansion() -> None:
+    # VALIDATION item 2 on κ = 1 | 0.01, lengths 1 | 1 (O(t) is below the noise at t <= 0.02)
+    m = Medium.from_patches([(1.0, 1.0), (1.0, 0.01)])
+    t = np.array([0.01, 0.02])
+    r = run_exact(m, t, 100_000, task_state(3, 0, 0))
+    k, e = kappa_bar(r.sums, t)
+    c = (1 - 0.1) ** 2 * (1 + 0.1) * 2 / 2.0  # two interfaces, period 2
+    theory = m.kappa_A - 4 / (3 * math.sqrt(math.pi)) * c * np.sqrt(t)
+    assert np.all(np.abs(k - theory) < K * e + 2e-3)
+
+
+@pytest.mark.slow
+def test_against_reference_early_intermediate_late() -> None:
+    from patchwalk_worker.reference import reference_kappa
+
+    m = Medium.from_patches([(1.0, 1.0), (0.5, 0.1), (2.0, 1.0), (0.7, 0.1)])
+    t = np.array([0.01, 0.3, 3.0, 30.0])
+    r = run_exact(m, t, 3000, task_state(4, 0, 0))
+    k, e = kappa_bar(r.sums, t)
+    ref = reference_kappa(m, t)
+    assert np.all(np.abs(k - ref) < K * e + 0.003 * ref)
+    assert abs(k[0] - m.kappa_A) < K * e[0] + 0.05 * m.kappa_A  # early: κ_A
+    assert abs(k[-1] - m.kappa_H) < K * e[-1] + 0.05 * m.kappa_H  # late: κ_H
+
+
+def _two_d(kappa_perp: float) -> Medium:
+    strips = [
+        (np.array([0.0, 1.0, 1.5, 3.0]), np.array([1.0, 0.05, 1.0])),
+        (np.array([0.0, 0.4, 1.9, 3.0]), np.array([0.05, 1.0, 0.05])),
+    ]
+    return Medium.from_strips(strips, l_perp=0.5, kappa_perp=kappa_perp)
+
+
+def test_2d_perpendicular_msd_exact() -> None:
+    m = _two_d(0.2)
+    t = np.array([0.1, 1.0, 5.0])
+    r = run_exact(m, t, 3000, task_state(5, 0, 0))
+    n = r.sums[:, 0]
+    # Δy ~ N(0, 2κ⊥t): ⟨Δy²⟩ has relative standard error √(2/n)
+    assert np.all(np.abs(r.sums[:, 4] / n / (2 * 0.2 * t) - 1) < K * math.sqrt(2 / 3000))
+
+
+def test_2d_zero_kappa_perp_is_1d_average() -> None:
+    from patchwalk_worker.reference import reference_kappa
+
+    m = _two_d(0.0)
+    t = np.array([0.05, 1.0])
+    r = run_exact(m, t, 6000, task_state(6, 0, 0))
+    k, e = kappa_bar(r.sums, t)
+    assert np.all(np.abs(k - reference_kappa(m, t)) < K * e + 0.003)
+    assert np.all(r.sums[:, 4] == 0.0)
+
+
+def test_2d_fast_perpendicular_gives_kappa_A() -> None:
+    # Appendix B1: κ⊥/l⊥² >> κ/l² makes κ̄ → κ_A
+    m = _two_d(20.0)
+    t = np.array([1.0])
+    r = run_exact(m, t, 300, task_state(7, 0, 0))
+    k, e = kappa_bar(r.sums, t)
+    assert abs(k[0] - m.kappa_A) < K * e[0] + 0.05 * m.kappa_A
+    assert k[0] > 2 * m.kappa_H
+
+
+def test_reproducible_and_bad_arguments() -> None:
+    m = Medium.from_patches([(1.0, 1.0), (1.0, 0.1)])
+    a = run_exact(m, [0.5, 1.0], 50, task_state(8, 1, 2), escape=(0.5,))
+    b = run_exact(m, [0.5, 1.0], 50, task_state(8, 1, 2), escape=(0.5,))
+    np.testing.assert_array_equal(a.sums, b.sums)
+    np.testing.assert_array_equal(a.esc, b.esc)
+    assert a.steps == b.steps > 0
+    with pytest.raises(ValueError, match="increasing"):
+        run_exact(m, [1.0, 0.5], 10, task_state(0, 0, 0))
+    with pytest.raises(ValueError, match="safety"):
+        run_exact(m, [1.0], 10, task_state(0, 0, 0), safety=0.5)
