@@ -1,0 +1,60 @@
+"""Euler (D1-D3) and pitch-angle (D4-D5) kernels against exact results."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from patchwalk_worker.kernels import run_euler, run_pitch
+from patchwalk_worker.media import Medium
+from patchwalk_worker.rng import task_state
+
+K = 4.0
+
+
+def kappa_bar(sums: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """κ̄ = ⟨Δx²⟩/(2t) and its particle standard error from Σ1, ΣΔx², ΣΔx⁴."""
+    t = np.asarray(times, dtype=float)
+    n = sums[:, 0]
+    m2 = sums[:, 2] / n
+    m4 = sums[:, 3] / n
+    return m2 / (2 * t), np.sqrt(np.maximum(m4 - m2**2, 0.0) / n) / (2 * t)
+
+
+def test_euler_homogeneous() -> None:
+    m = Medium.from_patches([(0.5, 0.3), (0.5, 0.3)])
+    t = np.array([0.01, 0.3, 1.0])
+    for smoothing in ("kappa", "inverse_kappa"):
+        r = run_euler(m, t, 3000, task_state(0, 0, 0), smoothing=smoothing, courant=1e-2)
+        k, e = kappa_bar(r.sums, t)
+        assert np.all(np.abs(k - 0.3) < K * e)
+
+
+def test_euler_early_time_kappa_A() -> None:
+    m = Medium.from_patches([(1.0, 1.0), (1.0, 0.1)])
+    t = np.array([1e-4])
+    r = run_euler(m, t, 20000, task_state(1, 0, 0), courant=1e-3)
+    k, e = kappa_bar(r.sums, t)
+    assert abs(k[0] - m.kappa_A) < K * e[0] + 0.02 * m.kappa_A
+
+
+def test_pitch_homogeneous_formula() -> None:
+    kap, v = 0.5, 2.0
+    sigma = v * v / (2 * kap)
+    m = Medium.from_patches([(3.0, kap)])
+    t = np.array([0.2, 1.0, 3.0, 10.0]) / sigma
+    r = run_pitch(m, t, 20000, task_state(2, 0, 0), v=v, courant=0.02)
+    k, e = kappa_bar(r.sums, t)
+    theory = kap * (1 - (1 - np.exp(-sigma * t)) / (sigma * t))
+    assert np.all(np.abs(k - theory) < K * e + 0.01 * theory)
+    # the paper's v²/σ = κ would double κ at late times
+    assert abs(k[-1] - 2 * theory[-1]) > 10 * e[-1]
+
+
+def test_euler_and_pitch_escape_counts() -> None:
+    m = Medium.from_patches([(1.0, 1.0)])
+    r = run_euler(m, [20.0], 500, task_state(3, 0, 0), escape=(1.0,), courant=1e-2)
+    mean = r.esc[0, 1] / r.esc[0, 0]
+    err = math.sqrt((r.esc[0, 2] / r.esc[0, 0] - mean**2) / r.esc[0, 0])
+    assert r.esc[0, 0] == 500 and abs(mean - 0.5) < K * err + 0.02
