@@ -23,7 +23,7 @@ import pytest
 from patchwalk_client.client import Client
 from patchwalk_client.errors import SpecRejected, SweepNotFound, Unauthorized
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 SPEC: dict[str, Any] = {
     "name": "e2e",

@@ -45,7 +45,8 @@ class DaskRunner:
         if not handles:
             return []
         try:
-            done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")
+            with self.client.as_current():  # the client may not be the default one
+                done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:
             return []
         return [h for h in handles if h in done]
