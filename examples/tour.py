@@ -28,8 +28,10 @@ def main() -> None:
     print(f"done: {status.tasks_done} tasks, {status.steps_done:.3g} particle-steps")
 
     for point in sweep.kappa()["points"]:
-        print(f"point {point['params'] or '(no axes)'}: kappa_A = {point['kappa_A']:.4g}, "
-              f"kappa_H = {point['kappa_H']:.4g}")
+        print(
+            f"point {point['params'] or '(no axes)'}: kappa_A = {point['kappa_A']:.4g}, "
+            f"kappa_H = {point['kappa_H']:.4g}"
+        )
         for t, k, e in list(zip(point["t"], point["kappa"], point["kappa_err"], strict=True))[::5]:
             print(f"   t = {t:<10.4g} kappa = {k:.4g} +- {e:.2g}")
 

@@ -75,6 +75,11 @@ def test_client_imports_no_heavy_packages() -> None:
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('numpy','numba','dask','distributed','zarr','xarray'))))"
     )
-    out = subprocess.run([sys.executable, "-c", "import json;" + code], capture_output=True,
-                         text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", "import json;" + code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert json.loads(out.stdout) == []

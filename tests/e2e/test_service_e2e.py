@@ -48,13 +48,32 @@ class Service:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "PATCHWALK_MAX_BODY_BYTES": "20000",
-                    "PATCHWALK_MAX_STEPS": "1e10", **(env or {})}
+        full_env = {
+            **os.environ,
+            "PATCHWALK_MAX_BODY_BYTES": "20000",
+            "PATCHWALK_MAX_STEPS": "1e10",
+            **(env or {}),
+        }
         self.log = (data_dir.parent / f"serve-{self.port}.log").open("wb")
         self.proc = subprocess.Popen(
-            [*CLI, "serve", "--port", str(self.port), "--data-dir", str(data_dir),
-             "--workers", "1", "--max-in-flight", "2", "--log-level", "warning"],
-            env=full_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                *CLI,
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+                "--workers",
+                "1",
+                "--max-in-flight",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -92,8 +111,13 @@ class Service:
 def _reference(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
     path = tmp / f"ref-{spec['seed']}.json"
     path.write_text(json.dumps(spec))
-    out = subprocess.run([*CLI, "run", str(path), "--json", "--workers", "1"],
-                         capture_output=True, text=True, timeout=300, check=False)
+    out = subprocess.run(
+        [*CLI, "run", str(path), "--json", "--workers", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     result: dict[str, Any] = json.loads(out.stdout)
     return result
@@ -126,7 +150,9 @@ def test_service_end_to_end(workdir: Path) -> None:
             c.get("0123456789abcdef")
         with pytest.raises(SpecRejected) as bad:
             c.submit({**SPEC, "particles": {"count": -1, "per_task": 10}})
-        assert bad.value.status_code == 422 and any("particles" in e["loc"] for e in bad.value.errors)
+        assert bad.value.status_code == 422 and any(
+            "particles" in e["loc"] for e in bad.value.errors
+        )
         with pytest.raises(SpecRejected) as big:
             c.submit({**SPEC, "name": "x" * 30000})
         assert big.value.status_code == 413
@@ -190,10 +216,18 @@ def test_service_end_to_end(workdir: Path) -> None:
 
 
 def test_remote_cli_and_bind_refusal(workdir: Path) -> None:
-    out = subprocess.run([*CLI, "serve", "--host", "0.0.0.0", "--port", "1"],
-                         capture_output=True, text=True, timeout=60, env={
-                             k: v for k, v in os.environ.items() if k != "PATCHWALK_TOKENS"})
+    out = subprocess.run(
+        [*CLI, "serve", "--host", "0.0.0.0", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "PATCHWALK_TOKENS"},
+    )
     assert out.returncode != 0 and "--insecure" in out.stderr
-    out = subprocess.run([*CLI, "status", "abc", "--url", "http://127.0.0.1:9"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*CLI, "status", "abc", "--url", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 3 and "cannot reach" in out.stderr

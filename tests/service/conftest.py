@@ -36,7 +36,9 @@ class FakeBackend:
         else:
             data = dict(source)
         if not isinstance(data, dict) or "points" not in data:
-            raise SpecError([{"loc": "points", "msg": "give the number of points, e.g. points = 2"}])
+            raise SpecError(
+                [{"loc": "points", "msg": "give the number of points, e.g. points = 2"}]
+            )
         if data["points"] < 1:
             raise SpecError([{"loc": "points", "msg": "must be at least 1"}])
         text = json.dumps(data, sort_keys=True)
@@ -53,10 +55,14 @@ class FakeBackend:
 
     def open(self, sweep_id: str, spec: dict[str, Any]) -> OpenedSweep:
         done = self.done.setdefault(sweep_id, set())
-        allt = [(p, t) for p in range(int(spec["points"])) for t in range(int(spec.get("tasks", 2)))]
+        allt = [
+            (p, t) for p in range(int(spec["points"])) for t in range(int(spec.get("tasks", 2)))
+        ]
         return OpenedSweep(total=len(allt), pending=[x for x in allt if x not in done])
 
-    def task(self, sweep_id: str, point: int, task: int) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    def task(
+        self, sweep_id: str, point: int, task: int
+    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         self.submitted.append((sweep_id, point, task))
         return self._run, (sweep_id, point, task)
 

@@ -10,16 +10,21 @@ from patchwalk_service.auth import check_bind, is_loopback, token_ok
 from patchwalk_service.settings import ServiceSettings
 
 from .conftest import FakeBackend
-from .test_routes import client, make_client  # noqa: F401
+from .test_routes import make_client
 
 
 def test_tokens_required(tmp_path: Path, backend: FakeBackend) -> None:
     with make_client(tmp_path, backend, start=False, tokens=["s3cret", "other"]) as c:
         assert c.get("/healthz").status_code == 200
         assert c.get("/readyz").status_code == 200
-        for method, path in (("GET", "/v1/sweeps"), ("POST", "/v1/sweeps"), ("GET", "/metrics"),
-                             ("GET", "/v1/sweeps/x"), ("DELETE", "/v1/sweeps/x"),
-                             ("GET", "/v1/sweeps/x/kappa")):
+        for method, path in (
+            ("GET", "/v1/sweeps"),
+            ("POST", "/v1/sweeps"),
+            ("GET", "/metrics"),
+            ("GET", "/v1/sweeps/x"),
+            ("DELETE", "/v1/sweeps/x"),
+            ("GET", "/v1/sweeps/x/kappa"),
+        ):
             r = c.request(method, path)
             assert r.status_code == 401, (method, path)
             assert r.headers["content-type"].startswith("application/problem+json")
@@ -33,8 +38,9 @@ def test_tokens_required(tmp_path: Path, backend: FakeBackend) -> None:
         assert r.status_code == 202
 
 
-def test_no_tokens_no_auth(client: TestClient) -> None:
-    assert client.get("/v1/sweeps").status_code == 200
+def test_no_tokens_no_auth(tmp_path: Path, backend: FakeBackend) -> None:
+    with make_client(tmp_path, backend, start=False) as c:
+        assert c.get("/v1/sweeps").status_code == 200
 
 
 def test_token_compare_and_bind_rules() -> None:

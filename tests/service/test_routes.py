@@ -17,10 +17,13 @@ from .conftest import FakeBackend
 PROBLEM = "application/problem+json"
 
 
-def make_client(tmp_path: Path, backend: FakeBackend, start: bool = True, **kw: object) -> TestClient:
+def make_client(
+    tmp_path: Path, backend: FakeBackend, start: bool = True, **kw: object
+) -> TestClient:
     settings = ServiceSettings(data_dir=tmp_path / "data", events_interval=0.02, **kw)  # type: ignore[arg-type]
-    app = create_app(settings, backend=backend, runner_factory=lambda s: ThreadRunner(2),
-                     start_scheduler=start)
+    app = create_app(
+        settings, backend=backend, runner_factory=lambda s: ThreadRunner(2), start_scheduler=start
+    )
     return TestClient(app)
 
 
@@ -55,11 +58,15 @@ def test_submit_is_idempotent_and_runs(client: TestClient) -> None:
 
 
 def test_toml_and_yaml_bodies(client: TestClient) -> None:
-    r = client.post("/v1/sweeps", content='name = "t"\npoints = 1\n',
-                    headers={"content-type": "application/toml"})
+    r = client.post(
+        "/v1/sweeps",
+        content='name = "t"\npoints = 1\n',
+        headers={"content-type": "application/toml"},
+    )
     assert r.status_code == 202, r.text
-    r2 = client.post("/v1/sweeps", content="name: t\npoints: 1\n",
-                     headers={"content-type": "application/yaml"})
+    r2 = client.post(
+        "/v1/sweeps", content="name: t\npoints: 1\n", headers={"content-type": "application/yaml"}
+    )
     assert r2.status_code == 200 and r2.json()["id"] == r.json()["id"]
     _problem(client.post("/v1/sweeps", content="x", headers={"content-type": "image/png"}), 415)
 
@@ -67,11 +74,17 @@ def test_toml_and_yaml_bodies(client: TestClient) -> None:
 def test_invalid_spec_is_422_with_field_errors(client: TestClient) -> None:
     body = _problem(client.post("/v1/sweeps", json={"points": 0}), 422)
     assert body["errors"] == [{"loc": "points", "msg": "must be at least 1"}]
-    body = _problem(client.post("/v1/sweeps", content="{not json",
-                                headers={"content-type": "application/json"}), 422)
+    body = _problem(
+        client.post(
+            "/v1/sweeps", content="{not json", headers={"content-type": "application/json"}
+        ),
+        422,
+    )
     assert "JSON" in str(body["detail"])
     _problem(client.post("/v1/sweeps", json=[1, 2]), 422)
-    _problem(client.post("/v1/sweeps", content=b"", headers={"content-type": "application/json"}), 422)
+    _problem(
+        client.post("/v1/sweeps", content=b"", headers={"content-type": "application/json"}), 422
+    )
 
 
 def test_budget_and_body_size(tmp_path: Path, backend: FakeBackend) -> None:
@@ -88,15 +101,22 @@ def test_budget_and_body_size(tmp_path: Path, backend: FakeBackend) -> None:
                 yield b"x" * 50
             yield b'"}'
 
-        _problem(c.post("/v1/sweeps", content=chunks(),
-                        headers={"content-type": "application/json"}), 413)
+        _problem(
+            c.post("/v1/sweeps", content=chunks(), headers={"content-type": "application/json"}),
+            413,
+        )
 
 
 def test_unknown_id_routes_and_bad_queries_are_problems(client: TestClient) -> None:
     body = _problem(client.get("/v1/sweeps/nope"), 404)
     assert "nope" in str(body["detail"]) and body["instance"] == "/v1/sweeps/nope"
-    for path in ("/v1/sweeps/nope/kappa", "/v1/sweeps/nope/events", "/v1/sweeps/nope/plot.png",
-                 "/v1/sweeps/nope/dataset", "/v1/sweeps/nope/theory"):
+    for path in (
+        "/v1/sweeps/nope/kappa",
+        "/v1/sweeps/nope/events",
+        "/v1/sweeps/nope/plot.png",
+        "/v1/sweeps/nope/dataset",
+        "/v1/sweeps/nope/theory",
+    ):
         _problem(client.get(path), 404)
     _problem(client.delete("/v1/sweeps/nope"), 404)
     _problem(client.get("/no/such/route"), 404)
@@ -113,8 +133,10 @@ def test_results_before_done_are_409(client: TestClient) -> None:
 
 
 def test_paging_and_state_filter(client: TestClient) -> None:
-    ids = [client.post("/v1/sweeps", json={"points": 1, "name": f"s{i}"}).json()["id"]
-           for i in range(5)]
+    ids = [
+        client.post("/v1/sweeps", json={"points": 1, "name": f"s{i}"}).json()["id"]
+        for i in range(5)
+    ]
     page = client.get("/v1/sweeps?limit=2").json()
     assert page["total"] == 5 and [s["id"] for s in page["items"]] == ids[::-1][:2]
     assert page["next"] == "/v1/sweeps?limit=2&offset=2"

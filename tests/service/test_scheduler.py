@@ -12,8 +12,13 @@ from .conftest import FakeBackend, ManualRunner
 
 def _add(reg: Registry, backend: FakeBackend, **spec: object) -> str:
     plan = backend.plan(spec, max_steps=1e12)
-    rec, _ = reg.create_or_get(spec_hash=plan.spec_hash, name=plan.name, spec=plan.spec,
-                               n_points=plan.n_points, tasks_total=plan.tasks_total)
+    rec, _ = reg.create_or_get(
+        spec_hash=plan.spec_hash,
+        name=plan.name,
+        spec=plan.spec,
+        n_points=plan.n_points,
+        tasks_total=plan.tasks_total,
+    )
     return rec.id
 
 
@@ -34,7 +39,9 @@ def test_small_sweep_behind_huge_one_is_not_starved(tmp_path: Path, backend: Fak
     assert reg.get(big).tasks_done == 200  # type: ignore[union-attr]
 
 
-def test_in_flight_is_bounded_and_fifo_beyond_max_running(tmp_path: Path, backend: FakeBackend) -> None:
+def test_in_flight_is_bounded_and_fifo_beyond_max_running(
+    tmp_path: Path, backend: FakeBackend
+) -> None:
     reg = Registry(tmp_path / "r.db")
     runner = ManualRunner()
     a = _add(reg, backend, name="a", points=3, tasks=2)
@@ -50,7 +57,9 @@ def test_in_flight_is_bounded_and_fifo_beyond_max_running(tmp_path: Path, backen
     assert order == [a] * 6 + [b] * 6 + [c]
 
 
-def test_cancel_stops_scheduling_and_cancels_in_flight(tmp_path: Path, backend: FakeBackend) -> None:
+def test_cancel_stops_scheduling_and_cancels_in_flight(
+    tmp_path: Path, backend: FakeBackend
+) -> None:
     reg = Registry(tmp_path / "r.db")
     runner = ManualRunner()
     sid = _add(reg, backend, points=10, tasks=2)

@@ -23,8 +23,12 @@ from .errors import ServiceError, SpecRejected, SweepFailed, SweepNotFound, Unau
 from .models import SweepPage, SweepStatus
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-_SPEC_SUFFIXES = {".toml": "application/toml", ".json": "application/json",
-                  ".yaml": "application/yaml", ".yml": "application/yaml"}
+_SPEC_SUFFIXES = {
+    ".toml": "application/toml",
+    ".json": "application/json",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+}
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -147,8 +151,13 @@ def _encode_spec(spec: Any) -> tuple[bytes, str]:
 class Sweep:
     """A sweep on the service (a handle: every call asks the service)."""
 
-    def __init__(self, client: Client, sweep_id: str, status: SweepStatus | None = None,
-                 created: bool = False) -> None:
+    def __init__(
+        self,
+        client: Client,
+        sweep_id: str,
+        status: SweepStatus | None = None,
+        created: bool = False,
+    ) -> None:
         self.client = client
         self.id = sweep_id
         self.created = created
@@ -176,7 +185,8 @@ class Sweep:
     def events(self, timeout: float | None = None) -> Iterator[SweepStatus]:
         """Progress from the server-sent event stream until the sweep ends."""
         with self.client.http.stream(
-            "GET", f"/v1/sweeps/{self.id}/events",
+            "GET",
+            f"/v1/sweeps/{self.id}/events",
             timeout=httpx.Timeout(self.client.http.timeout.connect, read=timeout or 60.0),
         ) as r:
             if r.status_code >= 400:
@@ -189,8 +199,9 @@ class Sweep:
                         self._status = SweepStatus.model_validate(data)
                         yield self._status
 
-    def wait(self, progress: bool = True, timeout: float | None = None,
-             poll: float = 1.0) -> SweepStatus:
+    def wait(
+        self, progress: bool = True, timeout: float | None = None, poll: float = 1.0
+    ) -> SweepStatus:
         """Block until the sweep ends; a tqdm bar shows tasks done (events, else polling).
 
         Raises :class:`SweepFailed` if it fails or is cancelled, ``TimeoutError`` after
@@ -239,7 +250,8 @@ class Sweep:
         if st.state != "done":
             raise SweepFailed(
                 f"sweep {self.id} {st.state}" + (f": {st.error}" if st.error else ""),
-                state=st.state, error=st.error,
+                state=st.state,
+                error=st.error,
             )
         return st
 

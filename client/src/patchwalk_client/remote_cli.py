@@ -22,8 +22,9 @@ from .models import SweepStatus
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", default=None,
-                   help=f"service URL (default $PATCHWALK_URL or {DEFAULT_URL})")
+    p.add_argument(
+        "--url", default=None, help=f"service URL (default $PATCHWALK_URL or {DEFAULT_URL})"
+    )
     p.add_argument("--token", default=None, help="bearer token (default $PATCHWALK_TOKEN)")
 
 
@@ -45,8 +46,11 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("results", help="kappa(t) of a finished sweep on the service")
     p.add_argument("id", help="sweep id")
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true",
-                     help='print {"points": [...]} (the `patchwalk run --json` shape)')
+    fmt.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"points": [...]} (the `patchwalk run --json` shape)',
+    )
     fmt.add_argument("--csv", action="store_true", help="print one CSV row per point and time")
     _common(p)
     p.set_defaults(func=_guard(cmd_results))
@@ -80,9 +84,11 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
             _err(f"patchwalk {args.command}: {exc}")
             return 2
         except httpx.HTTPError as exc:
-            _err(f"patchwalk {args.command}: cannot reach the service at "
-                 f"{args.url or DEFAULT_URL} ({exc}); start it with `patchwalk serve` "
-                 "or pass --url")
+            _err(
+                f"patchwalk {args.command}: cannot reach the service at "
+                f"{args.url or DEFAULT_URL} ({exc}); start it with `patchwalk serve` "
+                "or pass --url"
+            )
             return 3
 
     return run
@@ -96,8 +102,7 @@ def _line(st: SweepStatus) -> str:
     eta = f", ETA {st.eta_seconds:.0f} s" if st.eta_seconds and st.state == "running" else ""
     rate = f", {st.steps_per_second:.3g} particle-steps/s" if st.steps_per_second else ""
     err = f"\n  error: {st.error}" if st.error else ""
-    return (f"{st.id}  {st.name}  {st.state}  {st.tasks_done}/{st.tasks_total} tasks"
-            f"{rate}{eta}{err}")
+    return f"{st.id}  {st.name}  {st.state}  {st.tasks_done}/{st.tasks_total} tasks{rate}{eta}{err}"
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -142,13 +147,16 @@ def cmd_results(args: argparse.Namespace) -> int:
         w.writerow(["point", *keys, "t", "kappa", "kappa_err", "kappa_A", "kappa_H"])
         for i, p in enumerate(points):
             for t, k, e in zip(p["t"], p["kappa"], p["kappa_err"], strict=True):
-                w.writerow([i, *(p["params"].get(k_) for k_ in keys), t, k, e,
-                            p["kappa_A"], p["kappa_H"]])
+                w.writerow(
+                    [i, *(p["params"].get(k_) for k_ in keys), t, k, e, p["kappa_A"], p["kappa_H"]]
+                )
     else:
         for i, p in enumerate(points):
             params = ", ".join(f"{k}={v}" for k, v in p["params"].items()) or "(no sweep axes)"
-            print(f"point {i}: {params}: kappa_A = {p['kappa_A']}, kappa_H = {p['kappa_H']}, "
-                  f"{p['n_particles']} particles in {p['n_tasks']} tasks")
+            print(
+                f"point {i}: {params}: kappa_A = {p['kappa_A']}, kappa_H = {p['kappa_H']}, "
+                f"{p['n_particles']} particles in {p['n_tasks']} tasks"
+            )
             for t, k, e in zip(p["t"], p["kappa"], p["kappa_err"], strict=True):
                 print(f"  t = {t:<12.6g} kappa = {k:<12.6g} +- {e:.3g}")
     return 0

@@ -38,13 +38,15 @@ def dask_runner(settings: ServiceSettings) -> TaskRunner:
         from distributed import Client, LocalCluster
 
         if settings.scheduler:
-            client = Client(settings.scheduler)
+            client = Client(settings.scheduler)  # type: ignore[no-untyped-call]
         else:
-            cluster = LocalCluster(
-                n_workers=settings.workers, threads_per_worker=1, processes=True,
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=settings.workers,
+                threads_per_worker=1,
+                processes=True,
                 dashboard_address=None,
             )
-            client = Client(cluster)
+            client = Client(cluster)  # type: ignore[no-untyped-call]
     return DaskRunner(client)
 
 

@@ -47,7 +47,9 @@ class SweepBackend(Protocol):
     def open(self, sweep_id: str, spec: dict[str, Any]) -> OpenedSweep:
         """Create or open the sweep's store; list the tasks not yet done there."""
 
-    def task(self, sweep_id: str, point: int, task: int) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    def task(
+        self, sweep_id: str, point: int, task: int
+    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The call that computes one task and writes it to the store."""
 
     def finalize(self, sweep_id: str, spec: dict[str, Any]) -> None:
@@ -101,7 +103,10 @@ class StoreBackend:
                 where = ", ".join(f"{k}={v}" for k, v in point.params.items())
                 msg = str(err.get("msg", ""))
                 errors.append(
-                    {"loc": str(err.get("loc", "")), "msg": f"{msg} (point {where})" if where else msg}
+                    {
+                        "loc": str(err.get("loc", "")),
+                        "msg": f"{msg} (point {where})" if where else msg,
+                    }
                 )
             steps += float(estimate_steps(point.spec))
             tasks += n_tasks(point.spec)
@@ -131,7 +136,9 @@ class StoreBackend:
             steps = float(steps_done())
         return OpenedSweep(total=int(store.total()), pending=pending, steps_done=steps)
 
-    def task(self, sweep_id: str, point: int, task: int) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    def task(
+        self, sweep_id: str, point: int, task: int
+    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         from patchwalk_worker.execute import execute_task
 
         return execute_task, (str(self.store_path(sweep_id)), point, task)

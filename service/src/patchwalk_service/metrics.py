@@ -24,31 +24,45 @@ def render_metrics(registry: Registry, scheduler: Scheduler) -> str:
         out.extend(samples)
 
     metric(
-        "patchwalk_queue_depth", "gauge", "Sweeps waiting for the cluster (state queued).",
+        "patchwalk_queue_depth",
+        "gauge",
+        "Sweeps waiting for the cluster (state queued).",
         [_line("patchwalk_queue_depth", counts["queued"])],
     )
     metric(
-        "patchwalk_sweeps", "gauge", "Sweeps in the registry by state.",
+        "patchwalk_sweeps",
+        "gauge",
+        "Sweeps in the registry by state.",
         [_line("patchwalk_sweeps", n, {"state": s}) for s, n in counts.items()],
     )
     metric(
-        "patchwalk_tasks_in_flight", "gauge", "Tasks submitted to the cluster and not finished.",
+        "patchwalk_tasks_in_flight",
+        "gauge",
+        "Tasks submitted to the cluster and not finished.",
         [_line("patchwalk_tasks_in_flight", scheduler.in_flight())],
     )
     metric(
-        "patchwalk_tasks_per_second", "gauge", "Tasks finished per second over the last minute.",
+        "patchwalk_tasks_per_second",
+        "gauge",
+        "Tasks finished per second over the last minute.",
         [_line("patchwalk_tasks_per_second", scheduler.tasks_per_second())],
     )
     metric(
-        "patchwalk_tasks_completed_total", "counter", "Tasks finished since the service started.",
+        "patchwalk_tasks_completed_total",
+        "counter",
+        "Tasks finished since the service started.",
         [_line("patchwalk_tasks_completed_total", scheduler.tasks_completed)],
     )
     metric(
-        "patchwalk_task_failures_total", "counter", "Tasks that raised since the service started.",
+        "patchwalk_task_failures_total",
+        "counter",
+        "Tasks that raised since the service started.",
         [_line("patchwalk_task_failures_total", scheduler.tasks_failed)],
     )
     metric(
-        "patchwalk_sweep_failures_total", "counter", "Sweeps marked failed since the service started.",
+        "patchwalk_sweep_failures_total",
+        "counter",
+        "Sweeps marked failed since the service started.",
         [_line("patchwalk_sweep_failures_total", scheduler.sweeps_failed)],
     )
     return "\n".join(out) + "\n"

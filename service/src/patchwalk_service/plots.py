@@ -8,8 +8,13 @@ from typing import Any
 
 
 def _label(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k.split('.')[-1]}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
-                     for k, v in params.items()) or "κ̄(t)"
+    return (
+        ", ".join(
+            f"{k.split('.')[-1]}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+            for k, v in params.items()
+        )
+        or "κ̄(t)"
+    )
 
 
 def _finite(xs: list[Any]) -> list[float]:
@@ -76,8 +81,11 @@ def plot_kappa2d(points: list[dict[str, Any]], *, title: str = "") -> bytes:
     ys = _finite([p["kappa_2d"] for p in points])
     es = _finite([p["kappa_2d_err"] for p in points])
     ax.errorbar(xs, ys, yerr=es, fmt="o-", label="κ̄_2D (converged)")
-    for key, style, label in (("kappa_A", "--", "κ_A"), ("kappa_H", ":", "κ_H"),
-                              ("heuristic_11", "-.", "heuristic (11)")):
+    for key, style, label in (
+        ("kappa_A", "--", "κ_A"),
+        ("kappa_H", ":", "κ_H"),
+        ("heuristic_11", "-.", "heuristic (11)"),
+    ):
         vals = [p.get(key) for p in points]
         if all(v is not None for v in vals):
             ax.plot(xs, _finite(vals), style, label=label)

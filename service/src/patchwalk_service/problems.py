@@ -94,13 +94,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+        errors = [
+            {"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()
+        ]
         detail = "; ".join(f"{e['loc']}: {e['msg']}" for e in errors) or "invalid request"
         return problem_response(request, 422, detail, title="Invalid request", errors=errors)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.exception("unhandled error on %s", request.url.path)
-        return problem_response(
-            request, 500, f"internal error: {type(exc).__name__}: {exc}"
-        )
+        return problem_response(request, 500, f"internal error: {type(exc).__name__}: {exc}")

@@ -167,7 +167,7 @@ class Registry:
             row = self._conn.execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
         return None if row is None else self._record(row)
 
-    def list(
+    def page(
         self, state: str | None = None, *, limit: int = 50, offset: int = 0
     ) -> tuple[list[SweepRecord], int]:
         """A page of sweeps, newest first, and the total count matching ``state``."""
@@ -191,13 +191,20 @@ class Registry:
     def count_by_state(self) -> dict[str, int]:
         """Number of sweeps in each state."""
         with self._lock:
-            rows = self._conn.execute("SELECT state, COUNT(*) FROM sweeps GROUP BY state").fetchall()
+            rows = self._conn.execute(
+                "SELECT state, COUNT(*) FROM sweeps GROUP BY state"
+            ).fetchall()
         counts = dict.fromkeys(STATES, 0)
         counts.update({r[0]: int(r[1]) for r in rows})
         return counts
 
     def set_state(
-        self, sweep_id: str, state: str, *, error: str | None = None, only_from: tuple[str, ...] = ()
+        self,
+        sweep_id: str,
+        state: str,
+        *,
+        error: str | None = None,
+        only_from: tuple[str, ...] = (),
     ) -> bool:
         """Move a sweep to ``state``; with ``only_from``, only from those states. True if moved."""
         if state not in STATES:

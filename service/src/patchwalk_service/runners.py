@@ -46,7 +46,7 @@ class DaskRunner:
             return []
         try:
             with self.client.as_current():  # the client may not be the default one
-                done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")
+                done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")  # type: ignore[no-untyped-call]
         except TimeoutError:
             return []
         return [h for h in handles if h in done]

@@ -92,7 +92,9 @@ class Scheduler:
     def start(self) -> None:
         """Run the loop in a daemon thread."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="patchwalk-scheduler", daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, name="patchwalk-scheduler", daemon=True
+            )
             self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -154,7 +156,7 @@ class Scheduler:
                 self._wake.clear()
 
     def step(self) -> bool:
-        """One turn: cancellations, activation, submission, completions. True if work is in flight."""
+        """One turn: cancel, activate, submit, collect. True while work is in flight."""
         self._apply_cancellations()
         self._activate()
         self._fill()
@@ -241,7 +243,9 @@ class Scheduler:
                 out = self.runner.result(handle)
             except Exception as exc:
                 self.tasks_failed += 1
-                self._fail(run.id, f"task (point {point}, task {task}) failed: {type(exc).__name__}: {exc}")
+                self._fail(
+                    run.id, f"task (point {point}, task {task}) failed: {type(exc).__name__}: {exc}"
+                )
                 return
             self.tasks_completed += 1
             self._completions.append(time.monotonic())

@@ -23,15 +23,29 @@ def register_serve(subparsers: Any) -> None:
     )
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8000)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="registry.db and stores/ live here (default ./patchwalk-data)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes of the embedded LocalCluster (default 2)")
-    p.add_argument("--scheduler", default=None,
-                   help="address of an existing Dask scheduler instead of a LocalCluster")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="registry.db and stores/ live here (default ./patchwalk-data)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of the embedded LocalCluster (default 2)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of an existing Dask scheduler instead of a LocalCluster",
+    )
     p.add_argument("--max-in-flight", type=int, default=None, help="tasks on the cluster at once")
-    p.add_argument("--insecure", action="store_true",
-                   help="allow binding a non-loopback address without tokens")
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow binding a non-loopback address without tokens",
+    )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
     p.set_defaults(func=serve_command)
 

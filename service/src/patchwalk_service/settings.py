@@ -18,21 +18,32 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PATCHWALK_", extra="ignore")
 
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path = Path("patchwalk-data")
     scheduler: str | None = Field(
-        None, description="address of an existing Dask scheduler; None = embedded LocalCluster"
+        default=None,
+        description="address of an existing Dask scheduler; None = embedded LocalCluster",
     )
-    workers: int = Field(2, ge=1, description="worker processes of the embedded LocalCluster")
+    workers: int = Field(
+        default=2, ge=1, description="worker processes of the embedded LocalCluster"
+    )
     tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
     insecure: bool = False
-    max_body_bytes: int = Field(1_000_000, ge=1)
-    max_in_flight: int = Field(8, ge=1, description="tasks submitted to the cluster at once")
-    max_running: int = Field(4, ge=1, description="sweeps sharing the cluster at once (FIFO)")
-    max_steps: float = Field(1e12, gt=0, description="compute budget: particle-steps per sweep")
-    page_size: int = Field(50, ge=1, le=1000)
-    events_interval: float = Field(0.5, gt=0, description="seconds between progress events")
-    events_max_seconds: float = Field(3600.0, gt=0, description="an event stream ends after this")
+    max_body_bytes: int = Field(default=1_000_000, ge=1)
+    max_in_flight: int = Field(
+        default=8, ge=1, description="tasks submitted to the cluster at once"
+    )
+    max_running: int = Field(
+        default=4, ge=1, description="sweeps sharing the cluster at once (FIFO)"
+    )
+    max_steps: float = Field(
+        default=1e12, gt=0, description="compute budget: particle-steps per sweep"
+    )
+    page_size: int = Field(default=50, ge=1, le=1000)
+    events_interval: float = Field(default=0.5, gt=0, description="seconds between progress events")
+    events_max_seconds: float = Field(
+        default=3600.0, gt=0, description="an event stream ends after this"
+    )
 
     @field_validator("tokens", mode="before")
     @classmethod

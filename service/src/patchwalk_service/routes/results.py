@@ -72,9 +72,7 @@ def point_filter(request: Request, params_list: list[dict[str, Any]]) -> list[in
             "(e.g. ?energy=10)",
             errors=[{"loc": k, "msg": f"not a sweep axis; use one of {names}"} for k in unknown],
         )
-    return [
-        i for i, p in enumerate(params_list) if all(_same(p[k], v) for k, v in filters.items())
-    ]
+    return [i for i, p in enumerate(params_list) if all(_same(p[k], v) for k, v in filters.items())]
 
 
 def kappa_points(request: Request, sweep_id: str) -> list[dict[str, Any]]:
@@ -99,8 +97,10 @@ def kappa2d_points(request: Request, sweep_id: str) -> list[dict[str, Any]]:
     record = _done_record(request, sweep_id)
     if int(record.spec.get("dimensions", 1)) != 2:
         raise ProblemError(
-            409, f"sweep {sweep_id} is one-dimensional; κ̄_2D exists for dimensions = 2 only — "
-            "use /kappa for κ̄(t)", title="Not a 2D sweep",
+            409,
+            f"sweep {sweep_id} is one-dimensional; κ̄_2D exists for dimensions = 2 only — "
+            "use /kappa for κ̄(t)",
+            title="Not a 2D sweep",
         )
     store = _open_store(request, sweep_id)
     heuristic = _heuristic(store)
@@ -110,19 +110,25 @@ def kappa2d_points(request: Request, sweep_id: str) -> list[dict[str, Any]]:
         k2 = kappa_2d(d["sums"], store.times[i])
         r = np.mean(np.asarray(d["realisation"], dtype=np.float64).reshape(-1, 2), axis=0)
         m = pt.spec.medium
-        out.append(_jsonable({
-            "params": pt.params,
-            "kappa_2d": k2.kappa,
-            "kappa_2d_err": k2.kappa_err,
-            "converged": k2.converged,
-            "log_slope": k2.log_slope,
-            "kappa_A": float(r[0]),
-            "kappa_H": float(r[1]),
-            "kappa_perp": float((m.kappa_perp or 0.0) * float(pt.spec.energy) ** float(m.beta_perp)),
-            "heuristic_11": None if heuristic is None else heuristic[i],
-            "n_particles": int(pt.spec.particles.count),
-            "n_tasks": int(store.n_tasks[i]),
-        }))
+        out.append(
+            _jsonable(
+                {
+                    "params": pt.params,
+                    "kappa_2d": k2.kappa,
+                    "kappa_2d_err": k2.kappa_err,
+                    "converged": k2.converged,
+                    "log_slope": k2.log_slope,
+                    "kappa_A": float(r[0]),
+                    "kappa_H": float(r[1]),
+                    "kappa_perp": float(
+                        (m.kappa_perp or 0.0) * float(pt.spec.energy) ** float(m.beta_perp)
+                    ),
+                    "heuristic_11": None if heuristic is None else heuristic[i],
+                    "n_particles": int(pt.spec.particles.count),
+                    "n_tasks": int(store.n_tasks[i]),
+                }
+            )
+        )
     keep = point_filter(request, [p["params"] for p in out])
     return [out[i] for i in keep]
 
@@ -160,8 +166,13 @@ def escape(request: Request, sweep_id: str) -> JSONResponse:
         item: dict[str, Any] = {"params": pt.params, "distance": dist}
         if len(dist):
             es = escape_summary(store.read_point(i)["esc"], float(pt.spec.particles.count))
-            item.update(fraction=es.fraction, mean_time=es.mean_time,
-                        mean_time_err=es.mean_time_err, rate=es.rate, rate_err=es.rate_err)
+            item.update(
+                fraction=es.fraction,
+                mean_time=es.mean_time,
+                mean_time_err=es.mean_time_err,
+                rate=es.rate,
+                rate_err=es.rate_err,
+            )
         out.append(_jsonable(item))
     keep = point_filter(request, [p["params"] for p in out])
     return JSONResponse({"points": [out[i] for i in keep]})
@@ -233,6 +244,8 @@ def dataset(request: Request, sweep_id: str) -> FileResponse:
         raise ProblemError(404, f"the store of sweep {sweep_id} is missing from the data directory")
     name = _zip_dir(Path(src))
     return FileResponse(
-        name, media_type="application/zip", filename=f"{sweep_id}.zarr.zip",
+        name,
+        media_type="application/zip",
+        filename=f"{sweep_id}.zarr.zip",
         background=BackgroundTask(os.unlink, name),
     )

@@ -77,8 +77,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise ProblemError(
-            413, f"request body of {length} bytes exceeds the limit of {limit} bytes "
-            "(PATCHWALK_MAX_BODY_BYTES); send a smaller spec"
+            413,
+            f"request body of {length} bytes exceeds the limit of {limit} bytes "
+            "(PATCHWALK_MAX_BODY_BYTES); send a smaller spec",
         )
     chunks: list[bytes] = []
     size = 0
@@ -86,8 +87,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise ProblemError(
-                413, f"request body exceeds the limit of {limit} bytes "
-                "(PATCHWALK_MAX_BODY_BYTES); send a smaller spec"
+                413,
+                f"request body exceeds the limit of {limit} bytes "
+                "(PATCHWALK_MAX_BODY_BYTES); send a smaller spec",
             )
         chunks.append(chunk)
     return b"".join(chunks)
@@ -99,32 +101,41 @@ def _spec_source(body: bytes, content_type: str) -> str | dict[str, Any]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProblemError(
-            422, f"the body is not UTF-8 text ({exc}); send the spec as JSON, TOML or YAML",
-            title="Invalid sweep spec", errors=[{"loc": "", "msg": "body is not UTF-8"}],
+            422,
+            f"the body is not UTF-8 text ({exc}); send the spec as JSON, TOML or YAML",
+            title="Invalid sweep spec",
+            errors=[{"loc": "", "msg": "body is not UTF-8"}],
         ) from None
     if not text.strip():
         raise ProblemError(
-            422, "empty body: send a sweep spec as JSON (application/json), TOML "
+            422,
+            "empty body: send a sweep spec as JSON (application/json), TOML "
             "(application/toml) or YAML (application/yaml)",
-            title="Invalid sweep spec", errors=[{"loc": "", "msg": "empty body"}],
+            title="Invalid sweep spec",
+            errors=[{"loc": "", "msg": "empty body"}],
         )
     if ctype.endswith("json") or (not ctype and text.lstrip().startswith("{")):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ProblemError(
-                422, f"the body is not valid JSON: {exc}", title="Invalid sweep spec",
+                422,
+                f"the body is not valid JSON: {exc}",
+                title="Invalid sweep spec",
                 errors=[{"loc": "", "msg": f"invalid JSON: {exc}"}],
             ) from None
         if not isinstance(data, dict):
             raise ProblemError(
-                422, "the JSON body must be an object (the sweep spec)", title="Invalid sweep spec",
+                422,
+                "the JSON body must be an object (the sweep spec)",
+                title="Invalid sweep spec",
                 errors=[{"loc": "", "msg": "expected a JSON object"}],
             )
         return data
     if ctype and not any(t in ctype for t in _TEXT_TYPES):
         raise ProblemError(
-            415, f"unsupported content type {ctype!r}: use application/json, application/toml "
+            415,
+            f"unsupported content type {ctype!r}: use application/json, application/toml "
             "or application/yaml",
         )
     return text
@@ -137,7 +148,7 @@ def _spec_source(body: bytes, content_type: str) -> str | dict[str, Any]:
     responses={200: {"model": SweepStatus, "description": "the identical sweep already exists"}},
 )
 async def submit_sweep(request: Request, response: Response) -> SweepStatus:
-    """Submit a sweep spec (JSON, TOML or YAML body); an identical spec returns the existing sweep."""
+    """Submit a spec (JSON, TOML or YAML body); an identical spec returns the existing sweep."""
     from patchwalk_client.errors import SpecError
 
     settings = request.app.state.settings
@@ -147,9 +158,7 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
     try:
         plan = await run_in_threadpool(backend.plan, source, max_steps=settings.max_steps)
     except SpecError as exc:
-        raise ProblemError(
-            422, str(exc), title="Invalid sweep spec", errors=exc.errors
-        ) from None
+        raise ProblemError(422, str(exc), title="Invalid sweep spec", errors=exc.errors) from None
     if plan.estimated_steps > settings.max_steps:
         msg = (
             f"the sweep needs an estimated {plan.estimated_steps:.3g} particle-steps, beyond this "
@@ -158,15 +167,21 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
             "larger courant number"
         )
         raise ProblemError(
-            422, msg, title="Sweep beyond the compute budget",
+            422,
+            msg,
+            title="Sweep beyond the compute budget",
             errors=[*plan.errors, {"loc": "", "msg": msg}],
-            budget_steps=settings.max_steps, estimated_steps=plan.estimated_steps,
+            budget_steps=settings.max_steps,
+            estimated_steps=plan.estimated_steps,
         )
     if plan.errors:
         raise ProblemError(
-            422, "the sweep cannot run: " + "; ".join(f"{e['loc']}: {e['msg']}" for e in plan.errors),
-            title="Sweep not feasible", errors=plan.errors,
-            budget_steps=settings.max_steps, estimated_steps=plan.estimated_steps,
+            422,
+            "the sweep cannot run: " + "; ".join(f"{e['loc']}: {e['msg']}" for e in plan.errors),
+            title="Sweep not feasible",
+            errors=plan.errors,
+            budget_steps=settings.max_steps,
+            estimated_steps=plan.estimated_steps,
         )
     record, created = request.app.state.registry.create_or_get(
         spec_hash=plan.spec_hash,
@@ -192,17 +207,23 @@ def list_sweeps(
     """List sweeps, newest first, paged (``limit``, ``offset``), optionally by ``state``."""
     if state is not None and state not in STATES:
         raise ProblemError(
-            422, f"unknown state {state!r}; use one of {', '.join(STATES)}",
+            422,
+            f"unknown state {state!r}; use one of {', '.join(STATES)}",
             errors=[{"loc": "state", "msg": f"use one of {', '.join(STATES)}"}],
         )
     limit = limit or request.app.state.settings.page_size
-    records, total = request.app.state.registry.list(state, limit=limit, offset=offset)
+    records, total = request.app.state.registry.page(state, limit=limit, offset=offset)
     nxt = None
     if offset + len(records) < total:
-        nxt = f"/v1/sweeps?limit={limit}&offset={offset + limit}" + (f"&state={state}" if state else "")
+        nxt = f"/v1/sweeps?limit={limit}&offset={offset + limit}" + (
+            f"&state={state}" if state else ""
+        )
     return SweepPage(
-        items=[sweep_view(request, r) for r in records], total=total, limit=limit,
-        offset=offset, next=nxt,
+        items=[sweep_view(request, r) for r in records],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next=nxt,
     )
 
 
@@ -240,7 +261,7 @@ async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
         while True:
             record = await run_in_threadpool(request.app.state.registry.get, sweep_id)
             if record is None:
-                yield "event: end\ndata: {\"state\": \"gone\"}\n\n"
+                yield 'event: end\ndata: {"state": "gone"}\n\n'
                 return
             view = sweep_view(request, record).model_dump(mode="json")
             payload = json.dumps(view, sort_keys=True)
@@ -260,7 +281,8 @@ async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
             await asyncio.sleep(settings.events_interval)
 
     return StreamingResponse(
-        stream(), media_type="text/event-stream",
+        stream(),
+        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
