@@ -66,6 +66,49 @@ def smoothed(
     return k0 + (k1 - k0) * s, (k1 - k0) * inv_w
 
 
+@njit(cache=True, inline="always")
+def patch_data(
+    edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, s: int, g: int,
+    w: int, half_w: float,
+) -> tuple[float, float, float, float, float, float, float]:
+    """(a, b, lo, hi, κ_c, κ_left, κ_right) of patch ``g`` (winding ``w``) of strip ``s``.
+
+    [lo, hi) = [a + w/2, b − w/2) is the interior where the smoothed κ equals κ_c.
+    """
+    a = edges[g + s] + w * length
+    b = edges[g + s + 1] + w * length
+    gl, _wl = neighbour(g, w, s, offsets, -1)
+    gr, _wr = neighbour(g, w, s, offsets, 1)
+    return a, b, a + half_w, b - half_w, kappa[g], kappa[gl], kappa[gr]
+
+
+@njit(cache=True, inline="always")
+def relocate(
+    edges: np.ndarray, offsets: np.ndarray, length: float, s: int, g: int, w: int, x: float,
+    a: float, b: float,
+) -> tuple[int, int]:
+    """Patch and winding of ``x`` given that it was last in patch ``g`` = [a, b)."""
+    gg, ww = neighbour(g, w, s, offsets, 1 if x >= b else -1)
+    if edges[gg + s] + ww * length <= x < edges[gg + s + 1] + ww * length:
+        return gg, ww
+    return locate(edges, offsets, s, length, x)
+
+
+@njit(cache=True, inline="always")
+def check_escape(
+    dx: float, tau: float, esc_dist: np.ndarray, done: np.ndarray, esc: np.ndarray, n_left: int,
+) -> int:
+    """Record first passages |Δx| ≥ L at time ``tau``; return how many distances are left."""
+    for j in range(esc_dist.shape[0]):
+        if not done[j] and abs(dx) >= esc_dist[j]:
+            done[j] = True
+            n_left -= 1
+            esc[j, 0] += 1.0
+            esc[j, 1] += tau
+            esc[j, 2] += tau * tau
+    return n_left
+
+
 @njit(cache=True)
 def euler_kernel(
     edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, l_perp: float,
@@ -75,8 +118,12 @@ def euler_kernel(
 ) -> int:
     """Itô-Euler particles (D1, D2) on the smoothed medium; fill ``sums``/``esc``; return steps.
 
-    First passage is checked at the end of each step (τ late by < Δt, crossings within a step
-    missed; both vanish as Δt → 0).
+    Between output times the particle takes ``n`` whole steps of Δt and one partial step to land
+    on the output time. Hot path (1D, no first passage pending, x in the interior [lo, hi) of its
+    patch where κ_w = κ_c): x += √(2κ_cΔt) χ. Otherwise the full step: move to the patch that
+    holds x (lazily, after the step that left it), κ_w and κ_w′ from :func:`smoothed`, D1, the
+    first-passage test and D2. First passage is checked at the end of each step (τ late by < Δt,
+    crossings within a step missed; both vanish as Δt → 0).
     """
     n_strips = offsets.shape[0] - 1
     height = n_strips * l_perp
@@ -86,7 +133,10 @@ def euler_kernel(
     n_dist = esc_dist.shape[0]
     half_w = 0.5 * width
     inv_w = 1.0 / width
-    dfac = 1.0 if drift else 0.0
+    dflag = 1.0 if drift else 0.0
+    two_dt = 2.0 * dt
+    drift_dt = dflag * dt
+    sy = math.sqrt(2.0 * kappa_perp * dt)
     rs = np.empty(4, dtype=np.uint64)
     done = np.zeros(max(n_dist, 1), dtype=np.bool_)
     steps = 0
@@ -98,64 +148,74 @@ def euler_kernel(
         for j in range(n_dist):
             done[j] = False
         n_left = n_dist
+        fast = not y_moves and n_left == 0
+        a, b, lo, hi, kc, kl, kr = patch_data(edges, kappa, offsets, length, s, g, w, half_w)
+        sc = math.sqrt(two_dt * kc)
+        if not fast:
+            lo = math.inf
         t = 0.0
-        # patch data (refreshed when the patch changes)
-        a = edges[g + s] + w * length
-        b = edges[g + s + 1] + w * length
-        gl, _wl = neighbour(g, w, s, offsets, -1)
-        gr, _wr = neighbour(g, w, s, offsets, 1)
-        kc = kappa[g]
-        kl = kappa[gl]
-        kr = kappa[gr]
         for k in range(n_times):
             tk = times[k]
-            while t < tk:
-                rem = tk - t
-                h = dt
-                last = h >= rem * (1.0 - 1e-12)
-                if last:
-                    h = rem
-                kw, dkw = smoothed(x, a, b, kc, kl, kr, half_w, inv_w, inverse)
-                x1 = x + math.sqrt(2.0 * kw * h) * normal(rs) + dfac * dkw * h
-                if n_left > 0:
-                    for j in range(n_dist):
-                        if not done[j] and abs(x1 - x0) >= esc_dist[j]:
-                            done[j] = True
-                            n_left -= 1
-                            esc[j, 0] += 1.0
-                            esc[j, 1] += t + h
-                            esc[j, 2] += (t + h) * (t + h)
-                x = x1
-                moved = False
+            n_full = int((tk - t) / dt)
+            h_last = (tk - t) - n_full * dt
+            for i in range(n_full):
+                if lo <= x < hi:  # interior of the patch: constant κ, no drift
+                    x += sc * normal(rs)
+                    continue
                 if x >= b or x < a:
-                    gg, ww = neighbour(g, w, s, offsets, 1 if x >= b else -1)
-                    if edges[gg + s] + ww * length <= x < edges[gg + s + 1] + ww * length:
-                        g = gg
-                        w = ww
-                    else:
-                        g, w = locate(edges, offsets, s, length, x)
-                    moved = True
+                    g, w = relocate(edges, offsets, length, s, g, w, x, a, b)
+                    a, b, lo, hi, kc, kl, kr = patch_data(
+                        edges, kappa, offsets, length, s, g, w, half_w)
+                    sc = math.sqrt(two_dt * kc)
+                    if not fast:
+                        lo = math.inf
+                kw, dkw = smoothed(x, a, b, kc, kl, kr, half_w, inv_w, inverse)
+                x += math.sqrt(two_dt * kw) * normal(rs) + drift_dt * dkw
+                if n_left > 0:
+                    n_left = check_escape(x - x0, t + (i + 1) * dt, esc_dist, done, esc, n_left)
+                    if n_left == 0 and not y_moves:
+                        fast = True
+                        lo = a + half_w
                 if y_moves:
-                    y += math.sqrt(2.0 * kappa_perp * h) * normal(rs)
+                    y += sy * normal(rs)
                     if two_d:
                         s_new = strip_of(y, height, l_perp, n_strips)
                         if s_new != s:
                             s = s_new
                             g, w = locate(edges, offsets, s, length, x)
-                            moved = True
-                if moved:
-                    a = edges[g + s] + w * length
-                    b = edges[g + s + 1] + w * length
-                    gl, _wl = neighbour(g, w, s, offsets, -1)
-                    gr, _wr = neighbour(g, w, s, offsets, 1)
-                    kc = kappa[g]
-                    kl = kappa[gl]
-                    kr = kappa[gr]
+                            a, b, lo, hi, kc, kl, kr = patch_data(
+                                edges, kappa, offsets, length, s, g, w, half_w)
+                            sc = math.sqrt(two_dt * kc)
+                            lo = math.inf
+            steps += n_full
+            if h_last > 1e-12 * dt:  # partial step onto the output time
+                if x >= b or x < a:
+                    g, w = relocate(edges, offsets, length, s, g, w, x, a, b)
+                    a, b, lo, hi, kc, kl, kr = patch_data(
+                        edges, kappa, offsets, length, s, g, w, half_w)
+                    sc = math.sqrt(two_dt * kc)
+                    if not fast:
+                        lo = math.inf
+                kw, dkw = smoothed(x, a, b, kc, kl, kr, half_w, inv_w, inverse)
+                x += math.sqrt(2.0 * kw * h_last) * normal(rs) + dflag * dkw * h_last
+                if n_left > 0:
+                    n_left = check_escape(x - x0, tk, esc_dist, done, esc, n_left)
+                    if n_left == 0 and not y_moves:
+                        fast = True
+                        lo = a + half_w
+                if y_moves:
+                    y += math.sqrt(2.0 * kappa_perp * h_last) * normal(rs)
+                    if two_d:
+                        s_new = strip_of(y, height, l_perp, n_strips)
+                        if s_new != s:
+                            s = s_new
+                            g, w = locate(edges, offsets, s, length, x)
+                            a, b, lo, hi, kc, kl, kr = patch_data(
+                                edges, kappa, offsets, length, s, g, w, half_w)
+                            sc = math.sqrt(two_dt * kc)
+                            lo = math.inf
                 steps += 1
-                if last:
-                    t = tk
-                else:
-                    t += h
+            t = tk
             record(sums, k, x - x0, y - y0)
     return steps
 
