@@ -143,3 +143,41 @@ def test_theory_curves_from_spec() -> None:
         assert cur[key].shape == t.shape, key
     assert cur["kappa_A"][0] > cur["kappa_H"][0]
     assert np.all(np.diff(cur["progressive_harmonic_mean"]) <= 1e-12)
+
+
+def test_kappa_2d_heuristic_limits() -> None:
+    """Eq. (10): κ̄_2D → κ_A for fast perpendicular diffusion (B1), κ_H for κ⊥ → 0; (11) finite."""
+    from patchwalk_client.spec import load_spec
+    from patchwalk_worker.theory import kappa_2d_heuristic, scaling_11
+
+    base = {
+        "seed": 5, "dimensions": 2,
+        "medium": {
+            "length": 2000.0, "l_perp": 1.0, "kappa_perp": 1.0,
+            "high": {"kappa": 1.0,
+                     "patches": {"pdf": "power_law", "alpha": 3.0, "l_min": 1.0, "l_max": 30.0}},
+            "low": {"kappa": 1e-2, "patches": {"pdf": "same"}},
+        },
+        "particles": {"count": 10, "per_task": 10},
+        "times": {"min": 0.1, "max": 10.0, "count": 3},
+    }
+
+    def with_perp(kperp: float) -> dict[str, float]:
+        spec = load_spec({**base, "medium": {**base["medium"], "kappa_perp": kperp}})
+        return kappa_2d_heuristic(spec)
+
+    rng = np.random.default_rng(np.random.SeedSequence(5, spawn_key=(0, 0, 0)))
+    from patchwalk_worker.media import build_medium
+
+    strip = build_medium(load_spec(base), rng, 1.0).strip(0)
+    k_a = float(np.sum(np.diff(strip[0]) * strip[1]) / strip[0][-1])
+    k_h = float(strip[0][-1] / np.sum(np.diff(strip[0]) / strip[1]))
+    fast, slow, none = with_perp(1e6), with_perp(1e-9), with_perp(0.0)
+    assert fast["eq10"] == pytest.approx(k_a, rel=1e-3)
+    assert none["eq10"] == pytest.approx(k_h, rel=1e-12)
+    assert slow["eq10"] == pytest.approx(k_h, rel=2e-2)
+    assert k_h < with_perp(1.0)["eq10"] < k_a
+    mid = with_perp(1.0)["eq11"]
+    assert math.isfinite(mid) and mid > 0
+    assert math.isnan(none["eq11"])
+    assert mid == pytest.approx(float(scaling_11(1.0, 1.0, 1.0, 0.5, 3.0, 1.0, 30.0)), rel=1e-9)

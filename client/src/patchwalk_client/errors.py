@@ -148,8 +148,13 @@ def child(node: Any, part: str | int) -> tuple[Any, bool]:
 def field_names(node: Any) -> list[str]:
     """Valid keys at ``node`` (a union of models gives the union of their fields)."""
     node = unwrap_annotation(node)
-    models = [node] if is_model(node) else [m for m in node if is_model(m)] if isinstance(
-        node, tuple) else []
+    models = (
+        [node]
+        if is_model(node)
+        else [m for m in node if is_model(m)]
+        if isinstance(node, tuple)
+        else []
+    )
     names: list[str] = []
     for m in models:
         hidden = getattr(m, "__loc_transparent__", ())
@@ -173,10 +178,15 @@ def _message(err: Mapping[str, Any], node: Any, key: str | int | None) -> str:
         return "is required: add it to the spec"
     if t == "extra_forbidden":
         names = field_names(node)
-        return (f"unknown key {key!r}{suggest(str(key), names)} "
-                f"(valid keys here: {', '.join(names)})")
-    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
-              "less_than_equal": "<="}
+        return (
+            f"unknown key {key!r}{suggest(str(key), names)} (valid keys here: {', '.join(names)})"
+        )
+    bounds = {
+        "greater_than": ">",
+        "greater_than_equal": ">=",
+        "less_than": "<",
+        "less_than_equal": "<=",
+    }
     if t in bounds:
         bound = next(iter(ctx.values()), "?")
         return f"must be {bounds[t]} {bound} (got {inp!r}): change the value"
@@ -185,21 +195,24 @@ def _message(err: Mapping[str, Any], node: Any, key: str | int | None) -> str:
     if t == "union_tag_invalid":
         tags = [s.strip(" '") for s in str(ctx.get("expected_tags", "")).split(",")]
         hint = suggest(str(ctx.get("tag")), tags).removeprefix("; ")
-        return (f"unknown {str(ctx.get('discriminator', 'tag')).strip(chr(39))} "
-                f"{ctx.get('tag')!r}{f' ({hint})' if hint else ''}: use one of {', '.join(tags)}")
+        return (
+            f"unknown {str(ctx.get('discriminator', 'tag')).strip(chr(39))} "
+            f"{ctx.get('tag')!r}{f' ({hint})' if hint else ''}: use one of {', '.join(tags)}"
+        )
     if t == "union_tag_not_found":
         members = unwrap_annotation(node)
-        tags = sorted(str(t) for m in (members if isinstance(members, tuple) else ())
-                      for t in _tags(m))
-        return (f"needs a {str(ctx.get('discriminator', 'tag')).strip(chr(39))} key" +
-                (f" (one of {', '.join(tags)})" if tags else ""))
+        tags = sorted(
+            str(t) for m in (members if isinstance(members, tuple) else ()) for t in _tags(m)
+        )
+        return f"needs a {str(ctx.get('discriminator', 'tag')).strip(chr(39))} key" + (
+            f" (one of {', '.join(tags)})" if tags else ""
+        )
     if t == "literal_error":
-        expected = [s.strip(" '") for s in str(ctx.get("expected", "")).replace(" or ", ", ")
-                    .split(",")]
-        return (f"must be one of {ctx.get('expected')} (got {inp!r})"
-                f"{suggest(str(inp), expected)}")
-    if t.startswith(("float_", "int_", "bool_", "string_", "list_", "tuple_", "dict_",
-                     "model_")):
+        expected = [
+            s.strip(" '") for s in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")
+        ]
+        return f"must be one of {ctx.get('expected')} (got {inp!r}){suggest(str(inp), expected)}"
+    if t.startswith(("float_", "int_", "bool_", "string_", "list_", "tuple_", "dict_", "model_")):
         return f"{err['msg'][0].lower()}{err['msg'][1:]} (got {inp!r}): fix the value's type"
     return str(err["msg"])
 
@@ -242,7 +255,9 @@ class ServiceError(PatchwalkError):
         The problem document (``type``, ``title``, ``status``, ``detail``, ...).
     """
 
-    def __init__(self, message: str, status_code: int = 0, problem: Mapping[str, Any] | None = None):
+    def __init__(
+        self, message: str, status_code: int = 0, problem: Mapping[str, Any] | None = None
+    ):
         super().__init__(message)
         self.status_code = status_code
         self.problem: dict[str, Any] = dict(problem or {})
@@ -262,7 +277,9 @@ class SpecRejected(ServiceError, ValueError):
     ``errors`` lists the field errors ``{"loc", "msg"}``.
     """
 
-    def __init__(self, message: str, status_code: int = 422, problem: Mapping[str, Any] | None = None):
+    def __init__(
+        self, message: str, status_code: int = 422, problem: Mapping[str, Any] | None = None
+    ):
         super().__init__(message, status_code, problem)
         raw = self.problem.get("errors") or []
         self.errors: list[FieldError] = [

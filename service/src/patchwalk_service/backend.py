@@ -59,22 +59,6 @@ class SweepBackend(Protocol):
         """Folder of the sweep's zarr store."""
 
 
-def _budget() -> tuple[Callable[..., list[dict[str, str]]], Callable[[Any], float]]:
-    """``check_feasible`` and ``estimate_steps`` of ``patchwalk_worker.budget``."""
-    try:
-        from patchwalk_worker.budget import check_feasible, estimate_steps
-    except ImportError:  # pragma: no cover - only while the budget module is missing
-        _log.warning("patchwalk_worker.budget is missing: no feasibility check, no budget")
-
-        def check_feasible(spec: Any, **_: Any) -> list[dict[str, str]]:
-            return []
-
-        def estimate_steps(spec: Any) -> float:
-            return 0.0
-
-    return check_feasible, estimate_steps
-
-
 class StoreBackend:
     """The real backend: ``patchwalk_client.spec``/``sweep`` and ``patchwalk_worker``."""
 
@@ -89,9 +73,8 @@ class StoreBackend:
     def plan(self, source: str | Mapping[str, Any], *, max_steps: float) -> Plan:
         from patchwalk_client.spec import load_spec, spec_hash
         from patchwalk_client.sweep import expand_points
+        from patchwalk_worker.budget import check_feasible, estimate_steps
         from patchwalk_worker.task import n_tasks
-
-        check_feasible, estimate_steps = _budget()
 
         spec = load_spec(source)
         points = expand_points(spec)

@@ -99,7 +99,8 @@ def _print_results(points: list[dict[str, Any]], as_json: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``patchwalk run``."""
-    from patchwalk_client.spec import SpecError, load_spec
+    from patchwalk_client.errors import SpecError
+    from patchwalk_client.spec import load_spec
     from patchwalk_worker.store import StoreError
 
     from patchwalk_service.engine import prepare, run_sweep

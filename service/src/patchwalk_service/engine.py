@@ -61,7 +61,7 @@ def feasibility_errors(spec: SweepSpec) -> list[dict[str, str]]:
 
 
 def _spec_error(errors: list[dict[str, str]]) -> Exception:
-    from patchwalk_client.spec import SpecError
+    from patchwalk_client.errors import SpecError
 
     err: Exception = SpecError(errors, title="the sweep cannot run")
     return err

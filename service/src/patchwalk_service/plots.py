@@ -61,7 +61,7 @@ def plot_kappa(points: list[dict[str, Any]], *, title: str = "") -> bytes:
 
 
 def plot_kappa2d(points: list[dict[str, Any]], *, title: str = "") -> bytes:
-    """Converged κ̄_2D ± error against the first swept axis, with κ_A, κ_H and heuristic (11)."""
+    """Converged κ̄_2D ± error against the first swept axis; κ_A, κ_H, heuristics (10), (11)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -84,7 +84,8 @@ def plot_kappa2d(points: list[dict[str, Any]], *, title: str = "") -> bytes:
     for key, style, label in (
         ("kappa_A", "--", "κ_A"),
         ("kappa_H", ":", "κ_H"),
-        ("heuristic_11", "-.", "heuristic (11)"),
+        ("heuristic_10", ":", "heuristic (10), PHM at l⊥²/κ⊥"),
+        ("heuristic_11", "-.", "scaling (11)"),
     ):
         vals = [p.get(key) for p in points]
         if all(v is not None for v in vals):

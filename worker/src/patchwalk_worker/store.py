@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import zarr
@@ -143,7 +143,7 @@ class SweepStore:
         attrs = dict(g.attrs)
         if attrs.get("patchwalk") != FORMAT or "spec" not in attrs:
             raise StoreError(f"{p} is not a patchwalk sweep store; check the path")
-        spec = load_spec(attrs["spec"])
+        spec = load_spec(cast(Mapping[str, Any], attrs["spec"]))
         return cls(p, g, spec, str(attrs["spec_hash"]))
 
     def _init_arrays(self) -> None:
@@ -439,9 +439,11 @@ def _write_summaries(store: SweepStore) -> None:
             put(k, s[k].reshape(shape), names)
         put("kappa_2d_converged", conv.reshape(shape), names,
             rule=f"|d ln<dx^2>/d ln t - 1| <= {CONVERGED_SLOPE_TOL} over the last third of ln t")
-        heur = _heuristic_2d(store)
-        if heur is not None:
-            put("kappa_2d_heuristic", heur.reshape(shape), names, source="theory eq. (10)/(11)")
+        eq10, eq11 = _heuristic_2d(store)
+        put("kappa_2d_heuristic", eq10.reshape(shape), names,
+            source="eq. (10) with the progressive harmonic mean (C2) at t = l_perp^2/kappa_perp")
+        put("kappa_2d_scaling_11", eq11.reshape(shape), names,
+            source="eq. (11), two-phase power-law scaling (order-unity factors)")
     if n_d:
         same_d = all(np.array_equal(x, store.distances[0]) for x in store.distances)
         ddims = (*names, "escape_distance")
@@ -451,16 +453,9 @@ def _write_summaries(store: SweepStore) -> None:
             put(k, v.reshape((*shape, n_d)), ddims)
 
 
-def _heuristic_2d(store: SweepStore) -> np.ndarray | None:
-    """κ̄_2D heuristic of eqs (10)/(11) per point, if the theory module provides it."""
-    try:
-        from patchwalk_worker import theory
-    except ImportError:
-        return None
-    fn = getattr(theory, "kappa_2d_heuristic", None)
-    if fn is None:
-        return None
-    try:
-        return np.asarray([float(fn(p.spec)) for p in store.points])
-    except Exception:  # noqa: BLE001 - a heuristic must not lose the results
-        return None
+def _heuristic_2d(store: SweepStore) -> tuple[np.ndarray, np.ndarray]:
+    """κ̄_2D heuristics per point: eq. (10) with the progressive harmonic mean, and eq. (11)."""
+    from patchwalk_worker.theory import kappa_2d_heuristic
+
+    h = [kappa_2d_heuristic(p.spec) for p in store.points]
+    return np.asarray([x["eq10"] for x in h]), np.asarray([x["eq11"] for x in h])

@@ -272,3 +272,35 @@ def theory_curves(spec: Any, t: ArrayLike) -> dict[str, FloatArray]:
     if int(spec.dimensions) == 2:
         out["kappa_perp"] = medium.kappa_perp * ones
     return out
+
+
+def kappa_2d_heuristic(spec: Any) -> dict[str, float]:
+    """κ̄_2D heuristics of Section 4 for a resolved 2D point spec.
+
+    Returns ``eq10``: eq. (10), κ̄_2D ≈ κ̄(τ⊥) with τ⊥ = l⊥²/κ⊥ and κ̄ the progressive harmonic
+    mean (C1–C2) of the x-medium of task 0's realisation (strip 0) — it reduces to κ_A for
+    τ⊥ ≪ l_min²/κ_high (the caveat below eq. 11, Appendix B1) and to κ_H for κ⊥ → 0; and
+    ``eq11``: the two-phase power-law scaling (11) (NaN unless the high phase is a power law).
+    """
+    m = spec.medium
+    rng = np.random.default_rng(np.random.SeedSequence(int(spec.seed), spawn_key=(0, 0, 0)))
+    # one strip is enough for the PHM (strips are independent realisations of one pdf)
+    medium = build_medium(spec, rng, 1.0)
+    kperp = float(medium.kappa_perp)  # energy-scaled κ⊥
+    tau_perp = math.inf if kperp <= 0 else float(medium.l_perp) ** 2 / kperp
+    edges, kap = medium.strip(0)
+    strip = Medium.from_patches(list(zip(np.diff(edges), kap, strict=True)))
+    if math.isinf(tau_perp):
+        eq10 = strip.kappa_H
+    else:
+        eq10 = float(progressive_harmonic_mean(strip, np.array([tau_perp]))[0])
+    eq11 = math.nan
+    if m.patches is None:
+        high, low = _phase_pdfs(m)
+        if isinstance(high, PowerLaw) and kperp > 0:
+            kh, _kl = phase_kappas(spec)
+            f = filling_fraction(high, low)
+            eq11 = float(
+                scaling_11(kperp, float(m.l_perp), kh, f, high.alpha, high.l_min, high.l_max)
+            )
+    return {"eq10": eq10, "eq11": eq11}

@@ -90,7 +90,7 @@ def kappa(request: Request, sweep_id: str) -> JSONResponse:
 
 
 def kappa2d_points(request: Request, sweep_id: str) -> list[dict[str, Any]]:
-    """Converged κ̄_2D per point with error, convergence flag, κ_A, κ_H and heuristic (11)."""
+    """Converged κ̄_2D per point with error, convergence flag, κ_A, κ_H and heuristics (10), (11)."""
     import numpy as np
     from patchwalk_worker.summary import _jsonable, kappa_2d
 
@@ -103,7 +103,8 @@ def kappa2d_points(request: Request, sweep_id: str) -> list[dict[str, Any]]:
             title="Not a 2D sweep",
         )
     store = _open_store(request, sweep_id)
-    heuristic = _heuristic(store)
+    from patchwalk_worker.theory import kappa_2d_heuristic
+
     out = []
     for i, pt in enumerate(store.points):
         d = store.read_point(i)
@@ -123,7 +124,7 @@ def kappa2d_points(request: Request, sweep_id: str) -> list[dict[str, Any]]:
                     "kappa_perp": float(
                         (m.kappa_perp or 0.0) * float(pt.spec.energy) ** float(m.beta_perp)
                     ),
-                    "heuristic_11": None if heuristic is None else heuristic[i],
+                    **{f"heuristic_{k[2:]}": v for k, v in kappa_2d_heuristic(pt.spec).items()},
                     "n_particles": int(pt.spec.particles.count),
                     "n_tasks": int(store.n_tasks[i]),
                 }
@@ -133,23 +134,9 @@ def kappa2d_points(request: Request, sweep_id: str) -> list[dict[str, Any]]:
     return [out[i] for i in keep]
 
 
-def _heuristic(store: Any) -> list[float] | None:
-    try:
-        from patchwalk_worker import theory
-    except ImportError:
-        return None
-    fn = getattr(theory, "kappa_2d_heuristic", None)
-    if fn is None:
-        return None
-    try:
-        return [float(fn(p.spec)) for p in store.points]
-    except Exception:  # noqa: BLE001 - a heuristic must not hide the results
-        return None
-
-
 @router.get("/sweeps/{sweep_id}/kappa2d")
 def kappa2d(request: Request, sweep_id: str) -> JSONResponse:
-    """Converged κ̄_2D per point (2D sweeps), with the heuristic of eq. (11)."""
+    """Converged κ̄_2D per point (2D sweeps), with the heuristics of eqs (10), (11)."""
     return JSONResponse({"points": kappa2d_points(request, sweep_id)})
 
 
