@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
@@ -44,8 +45,12 @@ from numba import njit
 from ..media import Medium
 from ..rng import normal, particle_state, uniform
 from .common import (
+    EXIT_TABLE_N,
     KernelResult,
     check_args,
+    exit_quantile_table,
+    exit_time_horizon,
+    exit_time_quantile,
     locate,
     neighbour,
     record,
@@ -53,6 +58,20 @@ from .common import (
     start_position,
     strip_of,
 )
+
+
+@lru_cache(maxsize=1)
+def exit_table() -> np.ndarray:
+    """Quantile table of the unit exit time (built once per process, read-only)."""
+    q = exit_quantile_table(EXIT_TABLE_N)
+    q.flags.writeable = False
+    return q
+
+
+@lru_cache(maxsize=16)
+def exit_horizon(safety: float) -> float:
+    """s with P(T > s) = 2Φ(-safety), the same per-step neglected probability as the steps."""
+    return exit_time_horizon(math.erfc(safety / math.sqrt(2.0)))
 
 
 @njit(cache=True, inline="always")
@@ -110,21 +129,34 @@ def exact_kernel(
     edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, l_perp: float,
     kappa_perp: float, times: np.ndarray, esc_dist: np.ndarray, n_particles: int,
     task: np.ndarray, safety: float, sums: np.ndarray, esc: np.ndarray,
+    exit_table: np.ndarray, horizon: float, jump_gain: float,
 ) -> int:
     """Run ``n_particles`` skew-Brownian particles; fill ``sums`` and ``esc``; return steps.
 
     Parameters are the flat arrays of :class:`~patchwalk_worker.media.Medium`, the output
     ``times`` (increasing), escape distances, the task's xoshiro state and the output arrays
-    (docs/interfaces.md §3). Allocates only a few work arrays per call, nothing per step.
+    (docs/interfaces.md §3); ``exit_table`` (:func:`~.common.exit_quantile_table`), ``horizon``
+    (jumps of half-width r need r²·horizon ≤ time left) and ``jump_gain`` (a jump is taken when
+    its mean duration r²/2 is at least ``jump_gain`` ordinary steps; 0 disables jumps).
+    Allocates only a few work arrays per call (O(patches)), nothing per step. Jumps and
+    ordinary steps both count as steps.
     """
     n_strips = offsets.shape[0] - 1
     height = n_strips * l_perp
     two_d = n_strips > 1 and kappa_perp > 0.0
     y_moves = kappa_perp > 0.0
+    jumps = jump_gain > 0.0 and not y_moves
     n_times = times.shape[0]
     n_dist = esc_dist.shape[0]
     inv2s2 = 1.0 / (2.0 * safety * safety)
+    inv_h = 1.0 / horizon
+    n_patch = kappa.shape[0]
     sqk = np.sqrt(kappa)
+    isqk = 1.0 / sqk
+    uext = np.empty(n_patch)  # patch length in y = x/√κ units
+    for st in range(n_strips):
+        for gg in range(offsets[st], offsets[st + 1]):
+            uext[gg] = (edges[gg + st + 1] - edges[gg + st]) * isqk[gg]
     rs = np.empty(4, dtype=np.uint64)
     done = np.zeros(max(n_dist, 1), dtype=np.bool_)
     ylim_min = 0.25 * l_perp
@@ -153,22 +185,77 @@ def exact_kernel(
                     dn = d_r
                     df = d_l
                     xi_ = b
+                    xf = a
                 else:
                     direction = -1
                     dn = d_l
                     df = d_r
                     xi_ = a
+                    xf = b
                 gn, wn = neighbour(g, w, s, offsets, direction)
-                ln = edges[gn + s + 1] - edges[gn + s]
                 sn = sqk[gn]
-                un = dn / sc
-                lim = min(df / sc, un + ln / sn)
+                un = max(dn, 0.0) * isqk[g]
+                uf = df * isqk[g]
+                unx = uext[gn]
+                lim = min(uf, un + unx)
                 dt = lim * lim * inv2s2
+                rem = tk - t
+                if jumps and dt < rem:
+                    # exact jump to the exit of a y-interval of half-width r (centred, or
+                    # straddling the interface the particle sits on), if it pays
+                    r = un if un > 0.0 else min(uf, unx)
+                    r = min(r, math.sqrt(rem * inv_h))
+                    if 0.5 * r * r >= jump_gain * dt:
+                        if un > 0.0:
+                            lo = x - r * sc
+                            hi = x + r * sc
+                        elif direction > 0:
+                            lo = xi_ - r * sc
+                            hi = xi_ + r * sn
+                        else:
+                            lo = xi_ - r * sn
+                            hi = xi_ + r * sc
+                        free = True
+                        if n_left > 0:
+                            for j in range(n_dist):
+                                if not done[j]:
+                                    lu = x0 + esc_dist[j]
+                                    ll = x0 - esc_dist[j]
+                                    if lo < lu < hi or lo < ll < hi:
+                                        free = False
+                        if free:
+                            tau = r * r * exit_time_quantile(uniform(rs), exit_table)
+                            if tau > rem:  # P <= 2Phi(-safety): neglected, stay put
+                                tau = rem
+                            elif un > 0.0:
+                                if uniform(rs) < 0.5:  # towards the interface
+                                    x = xi_ if r == un else x + direction * r * sc
+                                else:
+                                    x = x - direction * r * sc
+                            elif uniform(rs) * (sc + sn) < sn:  # skew BM: beyond, p = sn/(sc+sn)
+                                x = xi_ + direction * r * sn
+                                g = gn
+                                w = wn
+                            else:
+                                x = xf if r == uf else xi_ - direction * r * sc
+                            if n_left > 0:
+                                for j in range(n_dist):
+                                    if not done[j] and abs(x - x0) >= esc_dist[j]:
+                                        done[j] = True
+                                        n_left -= 1
+                                        record_escape(esc, j, t + tau)
+                            base = g + s
+                            if x < edges[base] + w * length or x >= edges[base + 1] + w * length:
+                                g, w = locate(edges, offsets, s, length, x)
+                            steps += 1
+                            t += tau
+                            if t >= tk:
+                                t = tk
+                            continue
                 if two_d:
                     yl = y - math.floor(y / l_perp) * l_perp
                     dyb = max(min(yl, l_perp - yl), ylim_min)
                     dt = min(dt, dyb * dyb * inv2s2 / kappa_perp)
-                rem = tk - t
                 last = dt >= rem
                 if last:
                     dt = rem
@@ -224,7 +311,8 @@ def exact_kernel(
 
 def run_exact(
     medium: Medium, times: Sequence[float] | np.ndarray, n_particles: int, state: np.ndarray,
-    *, escape: Sequence[float] | np.ndarray = (), safety: float = 8.0,
+    *, escape: Sequence[float] | np.ndarray = (), safety: float = 8.0, jumps: bool = True,
+    jump_gain: float = 4.0,
 ) -> KernelResult:
     """Run the exact skew-Brownian kernel on ``medium`` (1D or 2D).
 
@@ -242,7 +330,13 @@ def run_exact(
         First-passage distances L (|Δx| ≥ L).
     safety : float
         A step may not reach beyond the nearest interface's neighbour patch, nor the far edge of
-        the current patch, within ``safety`` standard deviations (default 8).
+        the current patch, within ``safety`` standard deviations (default 8); a jump may not
+        overrun the next output time except with the same probability 2Φ(-safety).
+    jumps : bool
+        Use exact exit-time jumps (default); ``False`` gives the plain adaptive-step scheme.
+    jump_gain : float
+        A jump is taken when its mean duration is at least this many ordinary steps (a jump
+        costs about as much as 4-6 steps).
 
     Returns
     -------
@@ -257,5 +351,6 @@ def run_exact(
         medium.edges, medium.kappa, medium.offsets, float(medium.length),
         float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
         t, esc_d, int(n_particles), st, float(safety), sums, esc,
+        exit_table(), exit_horizon(float(safety)), float(jump_gain) if jumps else 0.0,
     )
     return KernelResult(sums=sums, esc=esc, steps=int(steps))
