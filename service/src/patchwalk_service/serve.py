@@ -33,7 +33,7 @@ def register_serve(subparsers: Any) -> None:
         "--workers",
         type=int,
         default=None,
-        help="worker processes of the embedded LocalCluster (default 2)",
+        help="worker processes of the embedded LocalCluster (default: one per core)",
     )
     p.add_argument(
         "--scheduler",

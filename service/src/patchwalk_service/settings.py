@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +26,9 @@ class ServiceSettings(BaseSettings):
         description="address of an existing Dask scheduler; None = embedded LocalCluster",
     )
     workers: int = Field(
-        default=2, ge=1, description="worker processes of the embedded LocalCluster"
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="worker processes of the embedded LocalCluster (default: one per core)",
     )
     tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
     insecure: bool = False
