@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from patchwalk_service.auth import check_bind, is_loopback, token_ok
 from patchwalk_service.settings import ServiceSettings
 
@@ -24,6 +23,8 @@ def test_tokens_required(tmp_path: Path, backend: FakeBackend) -> None:
             ("GET", "/v1/sweeps/x"),
             ("DELETE", "/v1/sweeps/x"),
             ("GET", "/v1/sweeps/x/kappa"),
+            ("GET", "/openapi.json"),
+            ("GET", "/docs"),
         ):
             r = c.request(method, path)
             assert r.status_code == 401, (method, path)
@@ -36,11 +37,16 @@ def test_tokens_required(tmp_path: Path, backend: FakeBackend) -> None:
         assert ok.status_code == 200
         r = c.post("/v1/sweeps", json={"points": 1}, headers={"Authorization": "bearer s3cret"})
         assert r.status_code == 202
+        auth = {"Authorization": "Bearer s3cret"}
+        assert "/v1/sweeps" in c.get("/openapi.json", headers=auth).json()["paths"]
+        assert "swagger" in c.get("/docs", headers=auth).text.lower()
 
 
 def test_no_tokens_no_auth(tmp_path: Path, backend: FakeBackend) -> None:
     with make_client(tmp_path, backend, start=False) as c:
         assert c.get("/v1/sweeps").status_code == 200
+        assert c.get("/openapi.json").status_code == 200
+        assert c.get("/docs").status_code == 200
 
 
 def test_token_compare_and_bind_rules() -> None:

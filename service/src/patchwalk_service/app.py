@@ -111,13 +111,33 @@ def create_app(
         version=__version__,
         description="Parameter sweeps of cosmic-ray transport in patchy media (Ewart et al. 2025).",
         lifespan=lifespan,
+        # with tokens configured the schema and its UI need a token too (added below)
+        openapi_url=None if settings.tokens else "/openapi.json",
+        docs_url=None if settings.tokens else "/docs",
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.ready = False
     install_problem_handlers(app)
     auth: list[Any] = [Depends(require_token)]
+    if settings.tokens:
+        _protected_docs(app, auth)
     app.include_router(health.public)
     app.include_router(health.protected, dependencies=auth)
     app.include_router(sweeps.router, prefix="/v1", dependencies=auth)
     app.include_router(results.router, prefix="/v1", dependencies=auth)
     return app
+
+
+def _protected_docs(app: FastAPI, auth: list[Any]) -> None:
+    """Serve ``/openapi.json`` and ``/docs`` behind the bearer-token dependency."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=auth)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=auth)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="patchwalk")
