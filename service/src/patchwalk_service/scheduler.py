@@ -174,12 +174,7 @@ class Scheduler:
         with self._lock:
             ids, self._cancel = self._cancel, set()
             for sweep_id in ids:
-                run = self.runs.pop(sweep_id, None)
-                if sweep_id in self._order:
-                    self._order.remove(sweep_id)
-                if run is not None:
-                    self.runner.cancel(list(run.in_flight))
-                    self._save(run, force=True)
+                self._drop(sweep_id)
 
     def _activate(self) -> None:
         with self._lock:
@@ -272,13 +267,17 @@ class Scheduler:
     def _fail(self, sweep_id: str, error: str) -> None:
         _log.error("sweep %s failed: %s", sweep_id, error)
         self.sweeps_failed += 1
+        self._drop(sweep_id)
+        self.registry.set_state(sweep_id, "failed", error=error, only_from=("running", "queued"))
+
+    def _drop(self, sweep_id: str) -> None:
+        """Stop scheduling a sweep: cancel its in-flight tasks and save its progress."""
         run = self.runs.pop(sweep_id, None)
         if sweep_id in self._order:
             self._order.remove(sweep_id)
         if run is not None:
             self.runner.cancel(list(run.in_flight))
             self._save(run, force=True)
-        self.registry.set_state(sweep_id, "failed", error=error, only_from=("running", "queued"))
 
     def _save(self, run: SweepRun, force: bool = False) -> None:
         now = time.monotonic()
