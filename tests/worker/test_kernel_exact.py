@@ -131,3 +131,82 @@ def test_reproducible_and_bad_arguments() -> None:
         run_exact(m, [1.0, 0.5], 10, task_state(0, 0, 0))
     with pytest.raises(ValueError, match="safety"):
         run_exact(m, [1.0], 10, task_state(0, 0, 0), safety=0.5)
+
+
+# --- exit-time jumps -----------------------------------------------------------------------
+
+
+def test_exit_time_series_agree_and_invert() -> None:
+    from patchwalk_worker.kernels.common import (
+        exit_cdf_small,
+        exit_survival_large,
+        exit_time_quantile,
+    )
+    from patchwalk_worker.kernels.exact import exit_table
+
+    # the image and eigenfunction series are two exact forms of the same law
+    for s in np.linspace(0.12, 0.6, 9):
+        f_small, d_small = exit_cdf_small(s)
+        surv, d_large = exit_survival_large(s)
+        assert abs(f_small + surv - 1.0) < 1e-14
+        assert abs(d_small - d_large) < 1e-13 * d_large
+    tab = exit_table()
+    for u in (1e-300, 1e-12, 0.001, 0.3, 0.5, 0.77, 0.999, 1.0 - 2.0**-53):
+        s = exit_time_quantile(u, tab)
+        if s < 0.3:
+            assert abs(exit_cdf_small(s)[0] - u) <= 1e-10 * u  # = 1e-13 in s times dlnF/dlns
+        else:
+            assert abs(exit_survival_large(s)[0] - (1.0 - u)) <= 1e-10 * (1.0 - u)
+
+
+def test_exit_time_moments() -> None:
+    from patchwalk_worker.kernels.common import exit_time_quantile
+    from patchwalk_worker.kernels.exact import exit_table
+
+    # y = √2 W from 0 leaves [-1, 1] at T: E[T] = 1/(2D) = 1/2, E[T²] = 5/12 (D = 1)
+    tab = exit_table()
+    u = np.random.default_rng(11).random(200_000)
+    t = np.array([exit_time_quantile(v, tab) for v in u])
+    n = t.size
+    assert abs(t.mean() - 0.5) < K * t.std() / math.sqrt(n)
+    assert abs((t**2).mean() - 5 / 12) < K * (t**2).std() / math.sqrt(n)
+    assert abs(np.mean(t > 1.0) - _survival(1.0)) < K * math.sqrt(0.25 / n)
+
+
+def _survival(s: float) -> float:
+    return 4 / math.pi * sum((-1) ** k / (2 * k + 1) * math.exp(-((2 * k + 1) ** 2) * math.pi**2 * s / 4)
+                             for k in range(20))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jumps", [True, False])
+def test_short_high_patches_against_reference(jumps: bool) -> None:
+    from patchwalk_worker.reference import reference_kappa
+
+    # short fast patches between long slow ones: the case the jumps are for
+    m = Medium.from_patches([(0.2, 1.0), (2.0, 1e-3), (0.3, 1.0), (1.5, 1e-3), (0.25, 1.0), (1.0, 1e-3)])
+    t = np.array([0.003, 0.1, 3.0, 100.0, 3000.0]) if jumps else np.array([0.003, 0.1, 3.0])
+    n = 2000 if jumps else 1000
+    r = run_exact(m, t, n, task_state(9, int(jumps), 0), jumps=jumps)
+    k, e = kappa_bar(r.sums, t)
+    ref = reference_kappa(m, t)
+    assert np.all(np.abs(k - ref) < K * e + 0.003 * ref)
+    if jumps:
+        plain = run_exact(m, t[:4], 20, task_state(9, 2, 0), jumps=False)
+        with_jumps = run_exact(m, t[:4], 20, task_state(9, 2, 0))
+        assert with_jumps.steps < 0.05 * plain.steps
+
+
+def test_escape_with_jumps_matches_plain_steps() -> None:
+    # first passage |Δx| >= L on a two-phase medium: jumps never straddle a pending level
+    m = Medium.from_patches([(0.5, 1.0), (1.0, 0.1)])
+    t = np.array([200.0])
+    out = []
+    for jumps, n in ((True, 3000), (False, 600)):
+        r = run_exact(m, t, n, task_state(10, int(jumps), 0), escape=(1.5,), jumps=jumps)
+        cnt, s1, s2 = r.esc[0]
+        assert cnt == n
+        mean = s1 / cnt
+        out.append((mean, math.sqrt((s2 / cnt - mean**2) / cnt)))
+    (a, ea), (b, eb) = out
+    assert abs(a - b) < K * math.hypot(ea, eb)
