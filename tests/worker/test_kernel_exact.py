@@ -6,12 +6,10 @@ import math
 
 import numpy as np
 import pytest
-
 from patchwalk_worker.kernels import run_exact
 from patchwalk_worker.kernels.exact import skew_fraction
 from patchwalk_worker.media import Medium
 from patchwalk_worker.rng import task_state
-
 
 
 def kappa_bar(sums: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -174,8 +172,9 @@ def test_exit_time_moments() -> None:
 
 
 def _survival(s: float) -> float:
-    return 4 / math.pi * sum((-1) ** k / (2 * k + 1) * math.exp(-((2 * k + 1) ** 2) * math.pi**2 * s / 4)
-                             for k in range(20))
+    c = [2 * k + 1 for k in range(20)]
+    return 4 / math.pi * sum((-1) ** k / ck * math.exp(-(ck**2) * math.pi**2 * s / 4)
+                             for k, ck in enumerate(c))
 
 
 @pytest.mark.slow
@@ -184,7 +183,9 @@ def test_short_high_patches_against_reference(jumps: bool) -> None:
     from patchwalk_worker.reference import reference_kappa
 
     # short fast patches between long slow ones: the case the jumps are for
-    m = Medium.from_patches([(0.2, 1.0), (2.0, 1e-3), (0.3, 1.0), (1.5, 1e-3), (0.25, 1.0), (1.0, 1e-3)])
+    m = Medium.from_patches(
+        [(0.2, 1.0), (2.0, 1e-3), (0.3, 1.0), (1.5, 1e-3), (0.25, 1.0), (1.0, 1e-3)]
+    )
     t = np.array([0.003, 0.1, 3.0, 100.0, 3000.0]) if jumps else np.array([0.003, 0.1, 3.0])
     n = 2000 if jumps else 1000
     r = run_exact(m, t, n, task_state(9, int(jumps), 0), jumps=jumps)

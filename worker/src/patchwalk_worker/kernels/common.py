@@ -296,9 +296,9 @@ def exit_time_quantile(u: float, table: np.ndarray) -> float:
     i = int(un)
     if i < 1 or i >= n - 1:
         return exit_quantile_slow(u)
-    lo = table[i]
-    hi = table[i + 1]
-    s = lo + (un - i) * (hi - lo)
+    lo: float = table[i]
+    hi: float = table[i + 1]
+    s: float = lo + (un - i) * (hi - lo)
     for _ in range(8):
         r, pdf = exit_residual(s, u)
         s_new = min(max(s - r / pdf, lo), hi)
@@ -314,7 +314,7 @@ def exit_time_horizon(eps: float) -> float:
     lo, hi = EXIT_SWITCH, 200.0
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        if exit_survival_large(mid)[0] > eps:
+        if float(exit_survival_large(mid)[0]) > eps:
             lo = mid
         else:
             hi = mid

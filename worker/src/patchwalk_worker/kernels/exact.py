@@ -17,6 +17,33 @@ event needs a Brownian excursion of more than ``s`` standard deviations (probabi
 patch by a binary search. Steps stop exactly on the output times. There is no smoothing and no
 Δt bias: the only approximation is the neglected > s-sigma event.
 
+Exit-time jumps (default; ``jumps=False`` gives the plain scheme above). Short fast patches
+would otherwise cost ~l²/(2s²κ) per step. Instead, when the time left to the next output time
+allows it, the particle jumps exactly to the exit of a y-interval of half-width r:
+
+* inside a patch (distance u > 0 to the nearest interface): the symmetric interval
+  [y - r, y + r], r = u, lies in the patch, so the exit time is r²T and the exit side ±r has
+  probability ½ each; with r = u the + end is exactly the interface;
+* on an interface (u = 0): |y| is a reflected BM, so the exit of the skew BM from
+  [-r, r] (r = min(whole current patch, whole neighbour patch) in y) also takes r²T, and it
+  leaves on the neighbour's side with probability p = √κₙ/(√κₙ + √κ_c) (the skew rule).
+
+T is the exit time from [-1, 1] of a unit-diffusivity BM from 0 (E T = 1/2, E T² = 5/12),
+sampled by exact inversion of its series (``common.exit_time_quantile``: table start, Newton on
+the image/eigenfunction series to 1e-13). A jump may not overrun the next output time: r is
+capped so that r²·s_h ≤ time left, where P(T > s_h) = 2Φ(-s) (s_h ≈ 14.0 for s = 8) — the
+same per-step neglected probability as the steps' (≈ 1.2e-15); if T does overrun (that
+probability) the particle is left where it was until the output time. A jump is taken only if its
+mean duration r²/2 is ≥ ``jump_gain`` ordinary steps, otherwise (and for the final step onto an
+output time) the ordinary step is used. Jumps are off in 2D with κ⊥ > 0 and never straddle a
+pending escape level (the path stays inside the jump interval, so a level outside it cannot be
+crossed; a level on the interval's end is detected at the end point, at the exact time).
+
+Choice of ``safety`` (s = 8): a step (or a jump's output-time overrun) goes wrong only with
+probability 2Φ(-s) ≈ 1.2e-15 per step; s = 7.13 would give ~1e-12 and 1.26× fewer ordinary
+steps. With jumps the ordinary steps are a minority of the cost, so the default stays 8 (a
+spec option, ``exact.safety``).
+
 2D (Appendix D, eq. D2): y diffuses with constant κ⊥ in strips of height l_⊥ stacked
 periodically; when the particle changes strip its x is kept and its patch is looked up in the new
 strip. Each x-step uses the strip held at its start, so a strip change inside a step is resolved
