@@ -76,13 +76,17 @@ def main() -> None:
 
     m = medium()
     dt = euler_dt(m, 1e-3)
-    n_e = 200
-    t_e = np.array([2000 * dt])
-    t0 = time.perf_counter()
-    r = run_euler(m, t_e, n_e, st)
-    el = time.perf_counter() - t0
-    ns_euler = el / r.steps * 1e9
-    print(f"euler: {r.steps / el:.3g} steps/s ({ns_euler:.1f} ns/step, dt = {dt:.3g})")
+    run_euler(m, np.array([10 * dt]), 2, st)  # load the numba cache outside the timing
+    n_e = 1000
+    t_e = np.array([20000 * dt])
+    ns_all = []
+    for _ in range(3):  # best of 3 (the machine is shared)
+        t0 = time.perf_counter()
+        r = run_euler(m, t_e, n_e, st)
+        ns_all.append((time.perf_counter() - t0) / r.steps * 1e9)
+    ns_euler = min(ns_all)
+    print(f"euler: {1e9 / ns_euler:.3g} steps/s ({ns_euler:.1f} ns/step, dt = {dt:.3g}, "
+          f"{n_e} particles x {r.steps // n_e} steps, best of 3)")
     ns_npe = numpy_euler(m, 20_000, 50, dt, 0.1) * 1e9
     print(f"numpy euler: {1e9 / ns_npe:.3g} steps/s ({ns_npe:.1f} ns/step)")
     horizon = 1e4  # l_max^2 / kappa_low = 1e4 / 1e-3 = 1e7 is far beyond one run; see docs
