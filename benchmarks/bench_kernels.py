@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 from numba import njit
-
 from patchwalk_worker import rng
 from patchwalk_worker.kernels import run_euler, run_exact
 from patchwalk_worker.kernels.euler import euler_dt
@@ -98,7 +97,8 @@ def main() -> None:
     per_particle_euler = ns_euler * 1e-9 * horizon / dt
     print(f"exact: {rx.steps / elx:.3g} steps/s ({elx / rx.steps * 1e9:.1f} ns/step), "
           f"{rx.steps / n_x:.3g} steps/particle to t = {horizon:g}")
-    print(f"ratios: euler/normal {ns_euler / ns_ours:.2f}, numpy-euler/euler {ns_npe / ns_euler:.1f}, "
+    print(f"ratios: euler/normal {ns_euler / ns_ours:.2f}, "
+          f"numpy-euler/euler {ns_npe / ns_euler:.1f}, "
           f"euler/exact wall per particle to t = {horizon:g} (euler extrapolated) "
           f"{per_particle_euler / per_particle_exact:.1f}")
 

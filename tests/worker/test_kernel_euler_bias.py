@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pytest
-
 from patchwalk_worker.kernels import run_euler
 from patchwalk_worker.media import Medium
 from patchwalk_worker.reference import reference_kappa

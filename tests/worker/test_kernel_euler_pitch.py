@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from patchwalk_worker.kernels import run_euler, run_pitch
 from patchwalk_worker.media import Medium
 from patchwalk_worker.reference import reference_kappa

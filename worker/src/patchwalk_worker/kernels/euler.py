@@ -15,9 +15,11 @@ l_min/10, the paper's choice):
 
 κ_w and κ_w′ are evaluated analytically from the particle's patch and its distance to the patch
 edges (w ≤ l_min, so at most one ramp is ever in reach), never from a table. ``drift=False``
-drops the κ′Δt term (the "drift trap", VALIDATION item 5: it still gives κ_A at t → 0 and κ_H at
-t → ∞ but the wrong intermediate curve). The scheme has O(Δt) weak error and the smoothing bias
-above; it is kept to reproduce the paper's numbers.
+drops the κ′Δt term (the "drift trap", VALIDATION item 5: its occupation density is ∝ 1/κ, yet
+from a uniform start on a periodic medium the law of Δx is exactly that of the drift process,
+docs/kernels.md). The error is O(√Δt) until √(2Δt/κ_low)·Δκ/w (κ ramp) or
+√(2κ_highΔt)(κ_high/κ_low − 1)/w (1/κ ramp) is ≲ 0.3 -- far from it at D3's Δt on high-contrast
+media -- plus the smoothing bias above; it is kept to reproduce the paper's numbers.
 """
 
 from __future__ import annotations
