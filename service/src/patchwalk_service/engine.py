@@ -163,9 +163,10 @@ def run_sweep(
         for fut in ac:
             res = fut.result()
             fut.release()
-            if not res.get("skipped"):
-                computed += 1
-                steps += int(res["steps"])
+            # a task pending at the start is done by this call even when its result says
+            # "skipped": an attempt on a worker that died after writing it finished the work
+            computed += 1
+            steps += int(res["steps"])
             sink.update(1, int(res["steps"]))
             if _cancelled(cancel):
                 cancelled = True

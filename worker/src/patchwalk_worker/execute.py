@@ -9,8 +9,10 @@ store path and spec hash), so a worker opens and parses the spec once per sweep.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +31,9 @@ _LOCK = threading.Lock()
 
 def _open(store_path: str) -> SweepStore:
     """The store at ``store_path``, cached per process for as long as its spec is the same."""
-    import zarr
-
-    g = zarr.open_group(store=store_path, mode="r+", use_consolidated=False)
-    h = str(g.attrs.get("spec_hash", ""))
-    key = (store_path, h)
+    # the group's zarr.json names the spec hash: one small file read, not a zarr open
+    meta = json.loads((Path(store_path) / "zarr.json").read_text())
+    key = (store_path, str(meta.get("attributes", {}).get("spec_hash", "")))
     with _LOCK:
         store = _CACHE.get(key)
         if store is None:

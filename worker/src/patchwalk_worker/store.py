@@ -86,6 +86,7 @@ class SweepStore:
         self.group = group
         self.spec = spec
         self.spec_hash = hash_
+        self._arrays: dict[str, zarr.Array[Any]] = {}  # opened per-task arrays (metadata read once)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -210,8 +211,11 @@ class SweepStore:
         return int(sum(self.n_tasks))
 
     def _tasks(self, name: str) -> zarr.Array[Any]:
-        arr = self.group[f"tasks/{name}"]
-        assert isinstance(arr, zarr.Array)
+        arr = self._arrays.get(name)
+        if arr is None:
+            found = self.group[f"tasks/{name}"]
+            assert isinstance(found, zarr.Array)
+            arr = self._arrays[name] = found
         return arr
 
     def done_mask(self) -> np.ndarray:
