@@ -13,6 +13,7 @@ import logging
 import os
 from typing import Any
 
+import dask
 from distributed import Client
 
 #: Environment of the embedded workers: one thread each for numba and BLAS.
@@ -80,14 +81,17 @@ def make_client(workers: int | None = None, scheduler: str | None = None) -> Cli
         n = int(workers) if workers else (os.cpu_count() or 1)
         if n < 1:
             raise ValueError(f"--workers must be at least 1, got {n}")
-        client = Client(  # type: ignore[no-untyped-call]
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-            env=dict(WORKER_ENV),
-            set_as_default=False,
-        )
+        # The engine bounds the tasks in flight itself, so let the scheduler hand each worker
+        # its next task before the current one ends (no idle round trip between tasks).
+        with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
+            client = Client(  # type: ignore[no-untyped-call]
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                env=dict(WORKER_ENV),
+                set_as_default=False,
+            )
     client.run(warm)
     return client
