@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from patchwalk_worker import rng
 
 N = 2_000_000

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patchwalk_worker.store import SweepStore

@@ -166,7 +166,7 @@ def particle_state(task: np.ndarray, p: int, out: np.ndarray) -> None:
 
 
 def task_state(seed: int, point: int, task: int) -> np.ndarray:
-    """xoshiro256 state (uint64[4]) of a task: ``SeedSequence(seed, spawn_key=(point, task, 1))``."""
+    """xoshiro256 state (uint64[4]) of a task, from ``SeedSequence(seed, (point, task, 1))``."""
     if seed < 0 or point < 0 or task < 0:
         raise ValueError(
             f"seed, point and task must be >= 0 (got {seed}, {point}, {task}); "

@@ -55,7 +55,8 @@ def check_args(
     st = np.ascontiguousarray(state, dtype=np.uint64).reshape(-1)
     if st.shape != (4,) or not st.any():
         raise ValueError("state must be 4 uint64 words, not all zero: use rng.task_state(...)")
-    if medium.kappa.size == 0 or np.any(medium.kappa <= 0.0) or not np.all(np.isfinite(medium.kappa)):
+    k = medium.kappa
+    if k.size == 0 or np.any(k <= 0.0) or not np.all(np.isfinite(k)):
         raise ValueError("every patch needs a positive, finite kappa")
     if medium.n_strips > 1 and not medium.l_perp > 0.0:
         raise ValueError("a medium with several strips needs l_perp > 0")
@@ -74,7 +75,9 @@ def strip_height(medium: Medium) -> float:
 
 
 @njit(cache=True)
-def locate(edges: np.ndarray, offsets: np.ndarray, s: int, length: float, x: float) -> tuple[int, int]:
+def locate(
+    edges: np.ndarray, offsets: np.ndarray, s: int, length: float, x: float
+) -> tuple[int, int]:
     """Patch (global index) and winding number of unwrapped ``x`` in strip ``s`` (binary search)."""
     w = int(math.floor(x / length))
     xl = x - w * length
