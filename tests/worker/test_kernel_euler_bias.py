@@ -12,26 +12,18 @@ import math
 
 import numpy as np
 import pytest
+from kstats import K, kappa_bar
 from patchwalk_worker.kernels import run_euler
 from patchwalk_worker.media import Medium
 from patchwalk_worker.reference import reference_kappa
 from patchwalk_worker.rng import task_state
 
-K = 4.0
 MEDIUM = [(0.5, 1.0), (0.5, 0.25)]
 L_MIN = 0.5
 W = 0.25
 COURANT = 2.5e-4
 TIMES = np.array([2e-3, 0.05, 0.3, 10.0])  # early, intermediate (two), late (κ̄ within 3% of κ_H)
 N = 4000
-
-
-def kappa_bar(sums: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """κ̄ = ⟨Δx²⟩/(2t) and its particle standard error from Σ1, ΣΔx², ΣΔx⁴."""
-    n = sums[:, 0]
-    m2 = sums[:, 2] / n
-    m4 = sums[:, 3] / n
-    return m2 / (2 * times), np.sqrt(np.maximum(m4 - m2**2, 0.0) / n) / (2 * times)
 
 
 def smoothed_staircase(m: Medium, w: float, inverse: bool, n_sub: int = 32) -> Medium:

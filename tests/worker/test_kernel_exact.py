@@ -6,21 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from kstats import K, kappa_bar
 from patchwalk_worker.kernels import run_exact
 from patchwalk_worker.kernels.exact import skew_fraction
 from patchwalk_worker.media import Medium
 from patchwalk_worker.rng import task_state
-
-
-def kappa_bar(sums: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """κ̄ = ⟨Δx²⟩/(2t) and its particle standard error from Σ1, ΣΔx², ΣΔx⁴."""
-    t = np.asarray(times, dtype=float)
-    n = sums[:, 0]
-    m2 = sums[:, 2] / n
-    m4 = sums[:, 3] / n
-    return m2 / (2 * t), np.sqrt(np.maximum(m4 - m2**2, 0.0) / n) / (2 * t)
-
-K = 4.0
 
 
 def test_homogeneous_kappa_exact_at_all_times() -> None:
