@@ -175,7 +175,10 @@ def test_service_end_to_end(workdir: Path) -> None:
         assert "patchwalk_tasks_completed_total 24" in httpx.get(f"{svc.url}/metrics").text
 
         # ---- SIGKILL mid-sweep --------------------------------------------------------------
-        spec2 = {**SPEC, "seed": 11, "sweep": {"seed": [11, 12]}}
+        # tasks long enough (~1 s) that the kill lands well before the sweep ends, even though
+        # the progress counters we poll may lag the store by a save interval
+        spec2 = {**SPEC, "seed": 11, "sweep": {"seed": [11, 12]},
+                 "times": {"min": 0.01, "max": 300.0, "count": 8}}
         s2 = c.submit(spec2)
         deadline = time.monotonic() + 120
         st = s2.status()
