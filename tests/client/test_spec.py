@@ -12,6 +12,7 @@ import pytest
 import yaml
 from patchwalk_client.errors import SpecError
 from patchwalk_client.spec import SweepSpec, load_spec, spec_hash
+from specs import small_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir()
@@ -20,18 +21,7 @@ EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir()
 
 def base() -> dict[str, Any]:
     """A small valid random two-phase spec."""
-    return {
-        "name": "t",
-        "seed": 1,
-        "medium": {
-            "length": 1000.0,
-            "high": {"kappa": 1.0,
-                     "patches": {"pdf": "power_law", "alpha": 2.5, "l_min": 1.0, "l_max": 10.0}},
-            "low": {"kappa": 1e-3, "patches": {"pdf": "same"}},
-        },
-        "particles": {"count": 100, "per_task": 50},
-        "times": {"min": 0.1, "max": 100.0, "count": 5},
-    }
+    return {"name": "t", "seed": 1, **small_spec()}
 
 
 def explicit() -> dict[str, Any]:

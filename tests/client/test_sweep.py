@@ -9,19 +9,11 @@ import pytest
 from patchwalk_client.errors import SpecError
 from patchwalk_client.spec import load_spec
 from patchwalk_client.sweep import axes, expand_points, schema_paths
+from specs import small_spec
 
 
 def base(sweep: dict[str, Any] | None = None) -> dict[str, Any]:
-    d: dict[str, Any] = {
-        "medium": {
-            "length": 1000.0,
-            "high": {"kappa": 1.0,
-                     "patches": {"pdf": "power_law", "alpha": 2.5, "l_min": 1.0, "l_max": 10.0}},
-            "low": {"kappa": 1e-3, "patches": {"pdf": "same"}},
-        },
-        "particles": {"count": 100, "per_task": 50},
-        "times": {"min": 0.1, "max": 100.0, "count": 5},
-    }
+    d = small_spec()
     if sweep is not None:
         d["sweep"] = sweep
     return d
