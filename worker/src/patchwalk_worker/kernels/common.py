@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from ..media import Medium
-from ..rng import uniform
+from ..rng import normal, uniform
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,26 @@ def strip_of(y: float, height: float, l_perp: float, n_strips: int) -> int:
     """Strip index of (unwrapped) y in a stack of ``n_strips`` strips of height ``l_perp``."""
     yl = y - math.floor(y / height) * height
     return min(int(yl / l_perp), n_strips - 1)
+
+
+@njit(cache=True, inline="always")
+def perp_step(
+    y: float, sigma: float, rs: np.ndarray, x: float, s: int, g: int, w: int, two_d: bool,
+    edges: np.ndarray, offsets: np.ndarray, length: float, height: float, l_perp: float,
+    n_strips: int,
+) -> tuple[float, int, int, int, bool]:
+    """Perpendicular move y += σχ (D2); in 2D re-locate x's patch if the strip changed.
+
+    Returns the new ``(y, s, g, w, changed)``; the x-move of the same step used the strip held
+    at its start (the kernels' one 2D approximation).
+    """
+    y += sigma * normal(rs)
+    if two_d:
+        s_new = strip_of(y, height, l_perp, n_strips)
+        if s_new != s:
+            g, w = locate(edges, offsets, s_new, length, x)
+            return y, s_new, g, w, True
+    return y, s, g, w, False
 
 
 @njit(cache=True)

@@ -38,9 +38,9 @@ from .common import (
     check_args,
     locate,
     neighbour,
+    perp_step,
     record,
     start_position,
-    strip_of,
 )
 
 
@@ -179,16 +179,13 @@ def euler_kernel(
                         fast = True
                         lo = a + half_w
                 if y_moves:
-                    y += sy * normal(rs)
-                    if two_d:
-                        s_new = strip_of(y, height, l_perp, n_strips)
-                        if s_new != s:
-                            s = s_new
-                            g, w = locate(edges, offsets, s, length, x)
-                            a, b, lo, hi, kc, kl, kr = patch_data(
-                                edges, kappa, offsets, length, s, g, w, half_w)
-                            sc = math.sqrt(two_dt * kc)
-                            lo = math.inf
+                    y, s, g, w, changed = perp_step(y, sy, rs, x, s, g, w, two_d, edges,
+                                                    offsets, length, height, l_perp, n_strips)
+                    if changed:
+                        a, b, lo, hi, kc, kl, kr = patch_data(
+                            edges, kappa, offsets, length, s, g, w, half_w)
+                        sc = math.sqrt(two_dt * kc)
+                        lo = math.inf
             steps += n_full
             if h_last > 1e-12 * dt:  # partial step onto the output time
                 if x >= b or x < a:
@@ -206,16 +203,14 @@ def euler_kernel(
                         fast = True
                         lo = a + half_w
                 if y_moves:
-                    y += math.sqrt(2.0 * kappa_perp * h_last) * normal(rs)
-                    if two_d:
-                        s_new = strip_of(y, height, l_perp, n_strips)
-                        if s_new != s:
-                            s = s_new
-                            g, w = locate(edges, offsets, s, length, x)
-                            a, b, lo, hi, kc, kl, kr = patch_data(
-                                edges, kappa, offsets, length, s, g, w, half_w)
-                            sc = math.sqrt(two_dt * kc)
-                            lo = math.inf
+                    sy_last = math.sqrt(2.0 * kappa_perp * h_last)
+                    y, s, g, w, changed = perp_step(y, sy_last, rs, x, s, g, w, two_d, edges,
+                                                    offsets, length, height, l_perp, n_strips)
+                    if changed:
+                        a, b, lo, hi, kc, kl, kr = patch_data(
+                            edges, kappa, offsets, length, s, g, w, half_w)
+                        sc = math.sqrt(two_dt * kc)
+                        lo = math.inf
                 steps += 1
             t = tk
             record(sums, k, x - x0, y - y0)

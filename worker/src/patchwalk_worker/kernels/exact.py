@@ -80,10 +80,10 @@ from .common import (
     exit_time_quantile,
     locate,
     neighbour,
+    perp_step,
     record,
     record_escape,
     start_position,
-    strip_of,
 )
 
 
@@ -323,12 +323,9 @@ def exact_kernel(
                 if x < edges[base] + w * length or x >= edges[base + 1] + w * length:
                     g, w = locate(edges, offsets, s, length, x)
                 if y_moves:
-                    y += math.sqrt(2.0 * kappa_perp * dt) * normal(rs)
-                    if two_d:
-                        s_new = strip_of(y, height, l_perp, n_strips)
-                        if s_new != s:
-                            s = s_new
-                            g, w = locate(edges, offsets, s, length, x)
+                    y, s, g, w, _ = perp_step(y, math.sqrt(2.0 * kappa_perp * dt), rs, x, s, g, w,
+                                              two_d, edges, offsets, length, height, l_perp,
+                                              n_strips)
                 steps += 1
                 if last:
                     t = tk

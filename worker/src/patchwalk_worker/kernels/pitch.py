@@ -30,9 +30,9 @@ from .common import (
     check_args,
     locate,
     neighbour,
+    perp_step,
     record,
     start_position,
-    strip_of,
 )
 
 
@@ -102,13 +102,10 @@ def pitch_kernel(
                         g, w = locate(edges, offsets, s, length, x)
                     moved = True
                 if y_moves:
-                    y += math.sqrt(2.0 * kappa_perp * h) * normal(rs)
-                    if two_d:
-                        s_new = strip_of(y, height, l_perp, n_strips)
-                        if s_new != s:
-                            s = s_new
-                            g, w = locate(edges, offsets, s, length, x)
-                            moved = True
+                    y, s, g, w, changed = perp_step(y, math.sqrt(2.0 * kappa_perp * h), rs, x, s,
+                                                    g, w, two_d, edges, offsets, length, height,
+                                                    l_perp, n_strips)
+                    moved = moved or changed
                 if moved:
                     a = edges[g + s] + w * length
                     b = edges[g + s + 1] + w * length
