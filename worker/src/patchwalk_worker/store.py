@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import zarr
 
+from patchwalk_worker.media import ensemble_means
 from patchwalk_worker.summary import (
     CONVERGED_SLOPE_TOL,
     combine_kappa,
@@ -280,11 +281,12 @@ class SweepStore:
         out = []
         for i, pt in enumerate(self.points):
             d = self.read_point(i)
-            ka, kh = _ensemble(pt.spec)
+            ka, kh = ensemble_means(pt.spec)
             out.append(point_result(
                 params=pt.params, t=self.times[i], sums=d["sums"], realisation=d["realisation"],
                 kappa_A_ensemble=ka, kappa_H_ensemble=kh,
-                n_particles=int(pt.spec.particles.count), kappa_perp=_kappa_perp(pt.spec),
+                n_particles=int(pt.spec.particles.count),
+                kappa_perp=pt.spec.kappa_perp_scaled() if pt.spec.dimensions == 2 else None,
             ))
         return out
 
@@ -312,25 +314,6 @@ class SweepStore:
             _write_summaries(self)
             self.group.attrs["summaries"] = True
             zarr.consolidate_metadata(self.path)
-
-
-def _ensemble(spec: SweepSpec) -> tuple[float, float]:
-    """Ensemble κ_A, κ_H of a point (nan when the media module cannot say)."""
-    try:
-        from patchwalk_worker.media import ensemble_means
-
-        a, h = ensemble_means(spec)
-        return float(a), float(h)
-    except Exception:  # noqa: BLE001 - a missing theory value must not lose the results
-        return float("nan"), float("nan")
-
-
-def _kappa_perp(spec: SweepSpec) -> float | None:
-    """κ⊥ of a 2D point with its energy scaling, None in 1D."""
-    if spec.dimensions != 2:
-        return None
-    m = spec.medium
-    return float((m.kappa_perp or 0.0) * float(spec.energy) ** float(m.beta_perp))
 
 
 def _coord_values(values: Sequence[Any]) -> np.ndarray:
@@ -410,7 +393,7 @@ def _write_summaries(store: SweepStore) -> None:
         f["msd"][i, :m], f["msd_err"][i, :m], f["kappa_y"][i, :m] = ks.msd, ks.msd_err, ks.kappa_y
         sources.append(ks.source)
         s["kappa_A"][i], s["kappa_H"][i] = np.mean(d["realisation"], axis=0)
-        s["kappa_A_ensemble"][i], s["kappa_H_ensemble"][i] = _ensemble(pt.spec)
+        s["kappa_A_ensemble"][i], s["kappa_H_ensemble"][i] = ensemble_means(pt.spec)
         ints["n_particles"][i] = int(pt.spec.particles.count)
         ints["n_tasks"][i] = store.n_tasks[i]
         ints["steps"][i] = int(np.sum(d["steps"]))
@@ -418,7 +401,7 @@ def _write_summaries(store: SweepStore) -> None:
             k2 = kappa_2d(d["sums"], t)
             s["kappa_2d"][i], s["kappa_2d_err"][i] = k2.kappa, k2.kappa_err
             s["kappa_2d_log_slope"][i], conv[i] = k2.log_slope, k2.converged
-            s["kappa_perp"][i] = _kappa_perp(pt.spec)
+            s["kappa_perp"][i] = pt.spec.kappa_perp_scaled()
         nd = store.distances[i].shape[0]
         if nd:
             es = escape_summary(d["esc"], float(pt.spec.particles.count))

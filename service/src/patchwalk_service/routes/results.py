@@ -110,7 +110,6 @@ def kappa2d_points(request: Request, sweep_id: str) -> list[dict[str, Any]]:
         d = store.read_point(i)
         k2 = kappa_2d(d["sums"], store.times[i])
         r = np.mean(np.asarray(d["realisation"], dtype=np.float64).reshape(-1, 2), axis=0)
-        m = pt.spec.medium
         out.append(
             _jsonable(
                 {
@@ -121,9 +120,7 @@ def kappa2d_points(request: Request, sweep_id: str) -> list[dict[str, Any]]:
                     "log_slope": k2.log_slope,
                     "kappa_A": float(r[0]),
                     "kappa_H": float(r[1]),
-                    "kappa_perp": float(
-                        (m.kappa_perp or 0.0) * float(pt.spec.energy) ** float(m.beta_perp)
-                    ),
+                    "kappa_perp": pt.spec.kappa_perp_scaled(),
                     **{f"heuristic_{k[2:]}": v for k, v in kappa_2d_heuristic(pt.spec).items()},
                     "n_particles": int(pt.spec.particles.count),
                     "n_tasks": int(store.n_tasks[i]),
