@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 SweepState = Literal["queued", "running", "done", "failed", "cancelled"]
 TERMINAL_STATES: tuple[str, ...] = ("done", "failed", "cancelled")
@@ -47,40 +54,156 @@ class SweepPage(BaseModel):
     next: str | None = None
 
 
-class PointResult(BaseModel):
+class Record(BaseModel):
+    """A response model that scripts may also read like the JSON dict it is sent as.
+
+    ``record["kappa"]``, ``record.get("kappa_perp")``, ``"kappa_perp" in record``,
+    ``list(record)`` and ``record == {...}`` behave as on ``record.to_dict()``: the JSON body
+    (NaN as ``None``, optional keys left out when they do not apply).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Keys left out of the JSON body when their value is ``None`` (they do not apply).
+    _omit_if_none: ClassVar[tuple[str, ...]] = ()
+
+    # no return annotation on purpose: pydantic then keeps the model's own JSON schema
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data: dict[str, Any] = handler(self)
+        for key in self._omit_if_none:
+            if data.get(key, 0) is None:
+                del data[key]
+        return data
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON body of this record as plain Python objects."""
+        out: dict[str, Any] = self.model_dump(mode="json")
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        data = self.to_dict()
+        if key not in data:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``record[key]``, or ``default`` when the key is not in the JSON body."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
+
+    def keys(self) -> list[str]:
+        """Keys of the JSON body, in order."""
+        return list(self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self.to_dict() == dict(other)
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+Floats = list[float | None]
+
+
+class KappaPoint(Record):
     """κ̄(t) of one point: the ``patchwalk run --json`` shape (docs/interfaces.md §9)."""
 
-    model_config = ConfigDict(extra="allow")
+    _omit_if_none = ("kappa_perp",)
 
-    params: dict[str, Any]
-    t: list[float | None]
-    kappa: list[float | None]
-    kappa_err: list[float | None]
-    kappa_err_source: str
-    kappa_A: float | None
-    kappa_H: float | None
-    kappa_A_ensemble: float | None = None
-    kappa_H_ensemble: float | None = None
+    params: dict[str, Any] = Field(description="values of the sweep axes at this point")
+    t: Floats = Field(description="output times")
+    kappa: Floats = Field(description="κ̄(t) = ⟨Δx²⟩/2t (eq. 2)")
+    kappa_err: Floats = Field(description="standard error of κ̄(t)")
+    kappa_err_source: str = Field(description='"realisations" (≥ 2 tasks) or "particles"')
+    kappa_A: float | None = Field(description="arithmetic mean κ of the realisations (eq. 3)")
+    kappa_H: float | None = Field(description="harmonic mean κ of the realisations (eq. 4)")
+    kappa_A_ensemble: float | None = Field(description="κ_A of the ensemble (eq. 5)")
+    kappa_H_ensemble: float | None = Field(description="κ_H of the ensemble (eq. 5)")
+    kappa_perp: float | None = Field(None, description="κ⊥ after energy scaling (2D only)")
     n_particles: int
     n_tasks: int
 
 
-class KappaResults(BaseModel):
+class KappaResults(Record):
     """``GET /v1/sweeps/{id}/kappa``."""
 
-    model_config = ConfigDict(extra="allow")
-
-    points: list[PointResult]
+    points: list[KappaPoint]
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details (every 4xx/5xx answer)."""
+class Kappa2DPoint(Record):
+    """Converged κ̄_2D of one point of a 2D sweep, with the heuristics of eqs (10), (11)."""
 
-    model_config = ConfigDict(extra="allow")
+    params: dict[str, Any]
+    kappa_2d: float | None = Field(description="½ d⟨Δx²⟩/dt over the last third of ln t")
+    kappa_2d_err: float | None
+    converged: bool = Field(description="late-time log-slope of ⟨Δx²⟩ within 5 % of 1")
+    log_slope: float | None
+    kappa_A: float | None
+    kappa_H: float | None
+    kappa_perp: float | None
+    heuristic_10: float | None = Field(description="eq. (10): PHM at τ⊥ = l⊥²/κ⊥")
+    heuristic_11: float | None = Field(description="eq. (11): power-law scaling")
+    n_particles: int
+    n_tasks: int
 
-    type: str = "about:blank"
-    title: str = ""
-    status: int = 0
-    detail: str = ""
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = None
+
+class Kappa2DResults(Record):
+    """``GET /v1/sweeps/{id}/kappa2d``."""
+
+    points: list[Kappa2DPoint]
+
+
+class EscapePoint(Record):
+    """First-passage statistics of one point per escape distance (eq. 8)."""
+
+    _omit_if_none = ("fraction", "mean_time", "mean_time_err", "rate", "rate_err")
+
+    params: dict[str, Any]
+    distance: Floats = Field(description="escape distances L_esc (|Δx| ≥ L)")
+    fraction: Floats | None = Field(None, description="fraction escaped by t_max")
+    mean_time: Floats | None = Field(None, description="mean first-passage time")
+    mean_time_err: Floats | None = None
+    rate: Floats | None = Field(None, description="t_esc⁻¹ = 1/mean_time")
+    rate_err: Floats | None = None
+
+
+class EscapeResults(Record):
+    """``GET /v1/sweeps/{id}/escape``."""
+
+    points: list[EscapePoint]
+
+
+class TheoryPoint(Record):
+    """Theory curves of one point at its output times."""
+
+    params: dict[str, Any]
+    t: Floats
+    curves: dict[str, Floats] = Field(description="κ_A, κ_H, PHM, scalings … (see docs)")
+
+
+class TheoryResults(Record):
+    """``GET /v1/sweeps/{id}/theory``."""
+
+    points: list[TheoryPoint]
+
+
+class SweepResults(BaseModel):
+    """Everything the result routes serve, computed once when a sweep is finalised.
+
+    One entry per point, in point order; ``kappa2d`` is empty for a 1D sweep.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kappa: list[KappaPoint]
+    kappa2d: list[Kappa2DPoint]
+    escape: list[EscapePoint]
+    theory: list[TheoryPoint]
+    dimensions: Literal[1, 2] = 1

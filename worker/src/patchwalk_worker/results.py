@@ -1,0 +1,258 @@
+"""Results of a finished sweep as typed records: the one place a store becomes κ̄, κ̄_2D, escape, theory.
+
+When a sweep is finalised (:meth:`patchwalk_worker.store.SweepStore.write_summaries`),
+:func:`summarise` reduces every point's task arrays once — κ̄(t) ± error (eq. 2), the
+realisation and ensemble means κ_A, κ_H (eqs 3–5), the converged κ̄_2D with the heuristics of
+eqs (10) and (11), the escape rates (eq. 8) and the theory curves — into :class:`PointSummary`
+objects. Two views are written from them: the xarray-ready arrays
+(:mod:`patchwalk_worker.dataset`) and the records every reader serves
+(:func:`write_results`, ``STORE/results.json``, derived data written atomically).
+:func:`read_results` reads the records back; it computes nothing, so a GET is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from patchwalk_client.models import (
+    EscapePoint,
+    Kappa2DPoint,
+    KappaPoint,
+    SweepResults,
+    TheoryPoint,
+)
+
+from patchwalk_worker.media import ensemble_means
+from patchwalk_worker.summary import (
+    EscapeSummary,
+    Kappa2D,
+    KappaSummary,
+    combine_kappa,
+    escape_summary,
+    kappa_2d,
+)
+from patchwalk_worker.theory import kappa_2d_heuristic, theory_curves
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_worker.store import SweepStore
+
+#: File of the records, beside the summary arrays at the store's root.
+RESULTS_FILE = "results.json"
+
+
+class ResultsError(ValueError):
+    """A store whose results cannot be read; the message says what to do."""
+
+
+class UnknownAxisError(ValueError):
+    """A point filter that names no sweep axis; ``errors`` lists ``{loc, msg}`` per name."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class PointSummary:
+    """Everything derived from one point's tasks (full precision; NaN where undefined).
+
+    Attributes
+    ----------
+    params : dict
+        Values of the sweep axes at this point.
+    t, distances : ndarray
+        Output times and escape distances of the point.
+    kappa : KappaSummary
+        κ̄(t) ± error, ⟨Δx²⟩, κ_y (eq. 2).
+    realisation : ndarray, shape (2,)
+        Mean κ_A, κ_H over the tasks' realisations (eqs 3–4).
+    ensemble : tuple of float
+        κ_A, κ_H of the ensemble (eq. 5).
+    kappa_2d : Kappa2D or None
+        Converged κ̄_2D (2D only).
+    kappa_perp : float or None
+        Energy-scaled κ⊥ (2D only).
+    heuristic : tuple of float or None
+        κ̄_2D of eqs (10) and (11) (2D only).
+    escape : EscapeSummary or None
+        First-passage statistics (eq. 8) when the point has escape distances.
+    curves : dict
+        Theory curves at ``t`` (:func:`patchwalk_worker.theory.theory_curves`).
+    n_particles, n_tasks, steps : int
+    """
+
+    params: dict[str, Any]
+    t: np.ndarray
+    distances: np.ndarray
+    kappa: KappaSummary
+    realisation: np.ndarray
+    ensemble: tuple[float, float]
+    kappa_2d: Kappa2D | None
+    kappa_perp: float | None
+    heuristic: tuple[float, float] | None
+    escape: EscapeSummary | None
+    curves: dict[str, np.ndarray]
+    n_particles: int
+    n_tasks: int
+    steps: int
+
+
+def summarise(store: SweepStore) -> list[PointSummary]:
+    """Reduce every point of a complete store, in point order (fixed reduction order)."""
+    out = []
+    two_d = store.spec.dimensions == 2
+    for i, pt in enumerate(store.points):
+        d = store.read_point(i)
+        t = store.times[i]
+        spec = pt.spec
+        n_particles = int(spec.particles.count)
+        heuristic = None
+        if two_d:
+            h = kappa_2d_heuristic(spec)
+            heuristic = (float(h["eq10"]), float(h["eq11"]))
+        dist = store.distances[i]
+        out.append(PointSummary(
+            params=pt.params,
+            t=t,
+            distances=dist,
+            kappa=combine_kappa(d["sums"], t),
+            realisation=np.mean(d["realisation"], axis=0),
+            ensemble=ensemble_means(spec),
+            kappa_2d=kappa_2d(d["sums"], t) if two_d else None,
+            kappa_perp=spec.kappa_perp_scaled() if two_d else None,
+            heuristic=heuristic,
+            escape=escape_summary(d["esc"], float(n_particles)) if dist.shape[0] else None,
+            curves=dict(theory_curves(spec, np.asarray(spec.output_times(), dtype=np.float64))),
+            n_particles=n_particles,
+            n_tasks=int(store.n_tasks[i]),
+            steps=int(np.sum(d["steps"])),
+        ))
+    return out
+
+
+def _num(x: Any) -> float | None:
+    """A finite float, or None for NaN/±inf (JSON has no NaN)."""
+    f = float(x)
+    return f if math.isfinite(f) else None
+
+
+def _nums(xs: Any) -> list[float | None]:
+    return [_num(x) for x in np.asarray(xs, dtype=np.float64).tolist()]
+
+
+def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
+    """The typed records (REST bodies, ``patchwalk run --json``) of summarised points."""
+    kappa, kappa2d, escape, theory = [], [], [], []
+    for p in points:
+        ka, kh = (_num(v) for v in p.realisation)
+        kappa.append(KappaPoint(
+            params=p.params, t=_nums(p.t), kappa=_nums(p.kappa.kappa),
+            kappa_err=_nums(p.kappa.kappa_err), kappa_err_source=p.kappa.source,
+            kappa_A=ka, kappa_H=kh, kappa_A_ensemble=_num(p.ensemble[0]),
+            kappa_H_ensemble=_num(p.ensemble[1]),
+            kappa_perp=None if p.kappa_perp is None else _num(p.kappa_perp),
+            n_particles=p.n_particles, n_tasks=p.n_tasks,
+        ))
+        if p.kappa_2d is not None and p.heuristic is not None:
+            k2 = p.kappa_2d
+            kappa2d.append(Kappa2DPoint(
+                params=p.params, kappa_2d=_num(k2.kappa), kappa_2d_err=_num(k2.kappa_err),
+                converged=k2.converged, log_slope=_num(k2.log_slope), kappa_A=ka, kappa_H=kh,
+                kappa_perp=None if p.kappa_perp is None else _num(p.kappa_perp),
+                heuristic_10=_num(p.heuristic[0]), heuristic_11=_num(p.heuristic[1]),
+                n_particles=p.n_particles, n_tasks=p.n_tasks,
+            ))
+        es = p.escape
+        escape.append(EscapePoint(params=p.params, distance=_nums(p.distances)) if es is None
+                      else EscapePoint(params=p.params, distance=_nums(p.distances),
+                                       fraction=_nums(es.fraction),
+                                       mean_time=_nums(es.mean_time),
+                                       mean_time_err=_nums(es.mean_time_err),
+                                       rate=_nums(es.rate), rate_err=_nums(es.rate_err)))
+        theory.append(TheoryPoint(params=p.params, t=_nums(p.t),
+                                  curves={k: _nums(v) for k, v in p.curves.items()}))
+    return SweepResults(kappa=kappa, kappa2d=kappa2d, escape=escape, theory=theory,
+                        dimensions=2 if dimensions == 2 else 1)
+
+
+def write_results(store_path: str | Path, results: SweepResults) -> None:
+    """Write the records to ``STORE/results.json`` atomically (temporary file + rename)."""
+    folder = Path(store_path)
+    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(results.model_dump_json())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / RESULTS_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_results(store_path: str | Path) -> SweepResults:
+    """The records of a finalised store (computes nothing).
+
+    Raises
+    ------
+    ResultsError
+        If ``store_path`` is not a patchwalk store or the sweep has not been finalised.
+    """
+    folder = Path(store_path)
+    path = folder / RESULTS_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if not (folder / "zarr.json").exists():
+            raise ResultsError(f"{folder} is not a patchwalk store; check the path") from None
+        raise ResultsError(
+            f"{folder} has no results yet: the sweep is not finalised. Run it to completion "
+            "(patchwalk run SPEC --out STORE resumes it), which writes the results."
+        ) from None
+    return SweepResults.model_validate_json(text)
+
+
+def _same(value: Any, wanted: str) -> bool:
+    """Whether a parameter value matches a query string (numbers compared numerically)."""
+    try:
+        target = json.loads(wanted)
+    except json.JSONDecodeError:
+        target = wanted
+    if isinstance(value, (int, float)) and isinstance(target, (int, float)):
+        return math.isclose(float(value), float(target), rel_tol=1e-9, abs_tol=0.0)
+    if isinstance(value, str):
+        return value == wanted or value == target
+    return bool(value == target)
+
+
+def filter_points(params_list: Sequence[Mapping[str, Any]], filters: Mapping[str, str]) -> list[int]:
+    """Indices of the points whose params match every filter ``{axis: value}``.
+
+    Values are compared numerically when both are numbers (``?energy=10`` matches 10.0).
+
+    Raises
+    ------
+    UnknownAxisError
+        If a filter names no sweep axis (the message lists the valid ones).
+    """
+    if not filters:
+        return list(range(len(params_list)))
+    known = set(params_list[0]) if params_list else set()
+    unknown = [k for k in filters if k not in known]
+    if unknown:
+        names = ", ".join(sorted(known)) or "(this sweep has no axes)"
+        raise UnknownAxisError(
+            f"unknown filter {', '.join(unknown)}: filter by a sweep axis, one of {names} "
+            "(e.g. ?energy=10)",
+            [{"loc": k, "msg": f"not a sweep axis; use one of {names}"} for k in unknown],
+        )
+    return [i for i, p in enumerate(params_list)
+            if all(_same(p[k], v) for k, v in filters.items())]
