@@ -20,9 +20,8 @@ so ``xarray.open_zarr(STORE)`` gives a Dataset; the raw per-task arrays open wit
 
 from __future__ import annotations
 
-import json
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -31,14 +30,8 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import zarr
 
-from patchwalk_worker.media import ensemble_means
-from patchwalk_worker.summary import (
-    CONVERGED_SLOPE_TOL,
-    combine_kappa,
-    escape_summary,
-    kappa_2d,
-    point_result,
-)
+from patchwalk_worker.dataset import write_dataset
+from patchwalk_worker.results import read_results, records, summarise, write_results
 from patchwalk_worker.task import TaskResult, escape_distances, n_tasks
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -277,18 +270,8 @@ class SweepStore:
 
     # ------------------------------------------------------------------ summaries
     def point_results(self) -> list[dict[str, Any]]:
-        """Per-point result objects (docs/interfaces.md §9) of a complete store."""
-        out = []
-        for i, pt in enumerate(self.points):
-            d = self.read_point(i)
-            ka, kh = ensemble_means(pt.spec)
-            out.append(point_result(
-                params=pt.params, t=self.times[i], sums=d["sums"], realisation=d["realisation"],
-                kappa_A_ensemble=ka, kappa_H_ensemble=kh,
-                n_particles=int(pt.spec.particles.count),
-                kappa_perp=pt.spec.kappa_perp_scaled() if pt.spec.dimensions == 2 else None,
-            ))
-        return out
+        """κ̄(t) per point as JSON dicts (docs/interfaces.md §9) of a finalised store."""
+        return [p.to_dict() for p in read_results(self.path).kappa]
 
     def grid(self) -> tuple[list[str], list[int]]:
         """Dimension names and sizes of the sweep grid (one per independent axis)."""
@@ -298,7 +281,11 @@ class SweepStore:
         return [a for a, _ in ax], [len(v) for _, v in ax]
 
     def write_summaries(self) -> None:
-        """Write the summary arrays (xarray-ready) once every task is done.
+        """Finalise the sweep: write the summary arrays and the results records.
+
+        Everything a reader needs (κ̄, κ̄_2D with its heuristics, escape, theory) is computed
+        here, once (:mod:`patchwalk_worker.results`); the arrays are xarray-ready
+        (:mod:`patchwalk_worker.dataset`).
 
         Raises
         ------
@@ -310,139 +297,9 @@ class SweepStore:
                 f"{self.path}: {self.done_count()} of {self.total()} tasks done; "
                 "run the sweep to completion before writing summaries"
             )
+        points = summarise(self)
         with _quiet():
-            _write_summaries(self)
+            write_dataset(self, points)
+            write_results(self.path, records(points, self.spec.dimensions))
             self.group.attrs["summaries"] = True
             zarr.consolidate_metadata(self.path)
-
-
-def _coord_values(values: Sequence[Any]) -> np.ndarray:
-    """Axis values as a numpy array (non-scalar values as their JSON text)."""
-    arr = np.asarray(values)
-    if arr.dtype == object or arr.ndim != 1:
-        arr = np.asarray([json.dumps(v, sort_keys=True) for v in values])
-    return arr
-
-
-def _write_summaries(store: SweepStore) -> None:
-    g = store.group
-    names, shape = store.grid()
-    pts = store.points
-    n_p = len(pts)
-    if int(np.prod(shape)) != n_p:  # pragma: no cover - guards the sweep contract
-        raise StoreError(f"sweep grid {shape} does not match {n_p} points")
-
-    def put(name: str, data: Any, dims: Sequence[str], **attrs: Any) -> None:
-        arr = np.asarray(data)
-        if arr.dtype.kind == "U" and arr.size == 0:
-            arr = arr.astype("<U1")
-        a = g.create_array(name, shape=arr.shape, dtype=arr.dtype,
-                           dimension_names=tuple(dims), overwrite=True,
-                           fill_value=np.nan if arr.dtype.kind == "f" else None,
-                           attributes=attrs)
-        a[...] = arr
-
-    # sweep coordinates: one dimension per axis, zipped companions as non-dimension coords
-    from patchwalk_client.sweep import axes
-
-    for name, values in axes(store.spec):
-        put(name, _coord_values(values), (name,))
-    keys = list(pts[0].params) if pts else []
-    for key in keys:
-        if key in names:
-            continue
-        vals = _coord_values([p.params[key] for p in pts]).reshape(shape)
-        for ax_i, dim in enumerate(names):
-            line = vals[tuple(slice(None) if j == ax_i else 0 for j in range(len(names)))]
-            bshape = [1] * len(names)
-            bshape[ax_i] = shape[ax_i]
-            if np.array_equal(np.broadcast_to(line.reshape(bshape), vals.shape), vals):
-                put(key, line, (dim,), zipped_with=dim)
-                break
-
-    n_t = max(len(x) for x in store.times)
-    same_t = all(len(x) == n_t and np.array_equal(x, store.times[0]) for x in store.times)
-    tdims = (*names, "t")
-    if same_t:
-        put("t", store.times[0], ("t",), long_name="output time")
-    else:
-        tt = np.full((n_p, n_t), np.nan)
-        for i, x in enumerate(store.times):
-            tt[i, : len(x)] = x
-        put("time", tt.reshape((*shape, n_t)), tdims, long_name="output time of each point")
-
-    f = {k: np.full((n_p, n_t), np.nan)
-         for k in ("kappa", "kappa_err", "msd", "msd_err", "kappa_y")}
-    s = {k: np.full(n_p, np.nan) for k in ("kappa_A", "kappa_H", "kappa_A_ensemble",
-                                          "kappa_H_ensemble", "kappa_2d", "kappa_2d_err",
-                                          "kappa_2d_log_slope", "kappa_perp")}
-    conv = np.zeros(n_p, dtype=bool)
-    ints = {k: np.zeros(n_p, dtype=np.int64) for k in ("n_particles", "n_tasks", "steps")}
-    sources = []
-    n_d = max(x.shape[0] for x in store.distances)
-    esc_f = {k: np.full((n_p, n_d), np.nan) for k in ("escape_fraction", "escape_time",
-                                                      "escape_time_err", "escape_rate",
-                                                      "escape_rate_err")}
-    two_d = store.spec.dimensions == 2
-    for i, pt in enumerate(pts):
-        d = store.read_point(i)
-        t = store.times[i]
-        ks = combine_kappa(d["sums"], t)
-        m = len(t)
-        f["kappa"][i, :m], f["kappa_err"][i, :m] = ks.kappa, ks.kappa_err
-        f["msd"][i, :m], f["msd_err"][i, :m], f["kappa_y"][i, :m] = ks.msd, ks.msd_err, ks.kappa_y
-        sources.append(ks.source)
-        s["kappa_A"][i], s["kappa_H"][i] = np.mean(d["realisation"], axis=0)
-        s["kappa_A_ensemble"][i], s["kappa_H_ensemble"][i] = ensemble_means(pt.spec)
-        ints["n_particles"][i] = int(pt.spec.particles.count)
-        ints["n_tasks"][i] = store.n_tasks[i]
-        ints["steps"][i] = int(np.sum(d["steps"]))
-        if two_d:
-            k2 = kappa_2d(d["sums"], t)
-            s["kappa_2d"][i], s["kappa_2d_err"][i] = k2.kappa, k2.kappa_err
-            s["kappa_2d_log_slope"][i], conv[i] = k2.log_slope, k2.converged
-            s["kappa_perp"][i] = pt.spec.kappa_perp_scaled()
-        nd = store.distances[i].shape[0]
-        if nd:
-            es = escape_summary(d["esc"], float(pt.spec.particles.count))
-            for key, val in zip(esc_f, (es.fraction, es.mean_time, es.mean_time_err, es.rate,
-                                         es.rate_err), strict=True):
-                esc_f[key][i, :nd] = val
-
-    for k, v in f.items():
-        if k == "kappa_y" and not two_d:
-            continue
-        put(k, v.reshape((*shape, n_t)), tdims)
-    for k in ("kappa_A", "kappa_H", "kappa_A_ensemble", "kappa_H_ensemble"):
-        put(k, s[k].reshape(shape), names)
-    for k, iv in ints.items():
-        put(k, iv.reshape(shape), names)
-    if len(set(sources)) == 1:
-        g.attrs["kappa_err_source"] = sources[0] if sources else "particles"
-    else:
-        put("kappa_err_source", np.asarray(sources).reshape(shape), names)
-    if two_d:
-        for k in ("kappa_2d", "kappa_2d_err", "kappa_2d_log_slope", "kappa_perp"):
-            put(k, s[k].reshape(shape), names)
-        put("kappa_2d_converged", conv.reshape(shape), names,
-            rule=f"|d ln<dx^2>/d ln t - 1| <= {CONVERGED_SLOPE_TOL} over the last third of ln t")
-        eq10, eq11 = _heuristic_2d(store)
-        put("kappa_2d_heuristic", eq10.reshape(shape), names,
-            source="eq. (10) with the progressive harmonic mean (C2) at t = l_perp^2/kappa_perp")
-        put("kappa_2d_scaling_11", eq11.reshape(shape), names,
-            source="eq. (11), two-phase power-law scaling (order-unity factors)")
-    if n_d:
-        same_d = all(np.array_equal(x, store.distances[0]) for x in store.distances)
-        ddims = (*names, "escape_distance")
-        if same_d:
-            put("escape_distance", store.distances[0], ("escape_distance",))
-        for k, v in esc_f.items():
-            put(k, v.reshape((*shape, n_d)), ddims)
-
-
-def _heuristic_2d(store: SweepStore) -> tuple[np.ndarray, np.ndarray]:
-    """κ̄_2D heuristics per point: eq. (10) with the progressive harmonic mean, and eq. (11)."""
-    from patchwalk_worker.theory import kappa_2d_heuristic
-
-    h = [kappa_2d_heuristic(p.spec) for p in store.points]
-    return np.asarray([x["eq10"] for x in h]), np.asarray([x["eq11"] for x in h])
