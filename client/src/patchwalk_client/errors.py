@@ -83,6 +83,16 @@ class SpecError(PatchwalkError, ValueError):
         return cls(field_errors_from_pydantic(exc, model, prefix))
 
 
+class UnknownAxisError(PatchwalkError, ValueError):
+    """A result filter that names no sweep axis; ``errors`` is ``[{loc, msg}]`` per name."""
+
+    def __init__(self, message: str, errors: Sequence[Mapping[str, str]]) -> None:
+        super().__init__(message)
+        self.errors: list[FieldError] = [
+            {"loc": str(e.get("loc", "")), "msg": str(e["msg"])} for e in errors
+        ]
+
+
 # ------------------------------------------------------------- pydantic errors → field errors
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import (
@@ -12,6 +14,8 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     model_serializer,
 )
+
+from .errors import UnknownAxisError
 
 SweepState = Literal["queued", "running", "done", "failed", "cancelled"]
 TERMINAL_STATES: tuple[str, ...] = ("done", "failed", "cancelled")
@@ -126,7 +130,7 @@ class KappaPoint(Record):
     kappa_H: float | None = Field(description="harmonic mean κ of the realisations (eq. 4)")
     kappa_A_ensemble: float | None = Field(description="κ_A of the ensemble (eq. 5)")
     kappa_H_ensemble: float | None = Field(description="κ_H of the ensemble (eq. 5)")
-    kappa_perp: float | None = Field(None, description="κ⊥ after energy scaling (2D only)")
+    kappa_perp: float | None = Field(default=None, description="κ⊥ after energy scaling (2D only)")
     n_particles: int
     n_tasks: int
 
@@ -167,10 +171,10 @@ class EscapePoint(Record):
 
     params: dict[str, Any]
     distance: Floats = Field(description="escape distances L_esc (|Δx| ≥ L)")
-    fraction: Floats | None = Field(None, description="fraction escaped by t_max")
-    mean_time: Floats | None = Field(None, description="mean first-passage time")
+    fraction: Floats | None = Field(default=None, description="fraction escaped by t_max")
+    mean_time: Floats | None = Field(default=None, description="mean first-passage time")
     mean_time_err: Floats | None = None
-    rate: Floats | None = Field(None, description="t_esc⁻¹ = 1/mean_time")
+    rate: Floats | None = Field(default=None, description="t_esc⁻¹ = 1/mean_time")
     rate_err: Floats | None = None
 
 
@@ -207,3 +211,43 @@ class SweepResults(BaseModel):
     escape: list[EscapePoint]
     theory: list[TheoryPoint]
     dimensions: Literal[1, 2] = 1
+
+
+def _same(value: Any, wanted: str) -> bool:
+    """Whether a parameter value matches a query string (numbers compared numerically)."""
+    try:
+        target = json.loads(wanted)
+    except json.JSONDecodeError:
+        target = wanted
+    if isinstance(value, (int, float)) and isinstance(target, (int, float)):
+        return math.isclose(float(value), float(target), rel_tol=1e-9, abs_tol=0.0)
+    if isinstance(value, str):
+        return value == wanted or value == target
+    return bool(value == target)
+
+
+def filter_points(
+    params_list: Sequence[Mapping[str, Any]], filters: Mapping[str, str]
+) -> list[int]:
+    """Indices of the points whose params match every filter ``{axis: value}``.
+
+    Values are compared numerically when both are numbers (``?energy=10`` matches 10.0).
+
+    Raises
+    ------
+    UnknownAxisError
+        If a filter names no sweep axis (the message lists the valid ones).
+    """
+    if not filters:
+        return list(range(len(params_list)))
+    known = set(params_list[0]) if params_list else set()
+    unknown = [k for k in filters if k not in known]
+    if unknown:
+        names = ", ".join(sorted(known)) or "(this sweep has no axes)"
+        raise UnknownAxisError(
+            f"unknown filter {', '.join(unknown)}: filter by a sweep axis, one of {names} "
+            "(e.g. ?energy=10)",
+            [{"loc": k, "msg": f"not a sweep axis; use one of {names}"} for k in unknown],
+        )
+    return [i for i, p in enumerate(params_list)
+            if all(_same(p[k], v) for k, v in filters.items())]

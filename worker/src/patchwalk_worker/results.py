@@ -1,4 +1,4 @@
-"""Results of a finished sweep as typed records: the one place a store becomes κ̄, κ̄_2D, escape, theory.
+"""Results of a finished sweep as typed records: κ̄, κ̄_2D, escape and theory, assembled once.
 
 When a sweep is finalised (:meth:`patchwalk_worker.store.SweepStore.write_summaries`),
 :func:`summarise` reduces every point's task arrays once — κ̄(t) ± error (eq. 2), the
@@ -12,22 +12,23 @@ objects. Two views are written from them: the xarray-ready arrays
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from patchwalk_client.errors import UnknownAxisError
 from patchwalk_client.models import (
     EscapePoint,
     Kappa2DPoint,
     KappaPoint,
     SweepResults,
     TheoryPoint,
+    filter_points,
 )
 
 from patchwalk_worker.media import ensemble_means
@@ -44,20 +45,17 @@ from patchwalk_worker.theory import kappa_2d_heuristic, theory_curves
 if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_worker.store import SweepStore
 
+__all__ = [
+    "RESULTS_FILE", "PointSummary", "ResultsError", "UnknownAxisError", "filter_points",
+    "read_results", "records", "summarise", "write_results",
+]
+
 #: File of the records, beside the summary arrays at the store's root.
 RESULTS_FILE = "results.json"
 
 
 class ResultsError(ValueError):
     """A store whose results cannot be read; the message says what to do."""
-
-
-class UnknownAxisError(ValueError):
-    """A point filter that names no sweep axis; ``errors`` lists ``{loc, msg}`` per name."""
-
-    def __init__(self, message: str, errors: list[dict[str, str]]) -> None:
-        super().__init__(message)
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -218,41 +216,3 @@ def read_results(store_path: str | Path) -> SweepResults:
             "(patchwalk run SPEC --out STORE resumes it), which writes the results."
         ) from None
     return SweepResults.model_validate_json(text)
-
-
-def _same(value: Any, wanted: str) -> bool:
-    """Whether a parameter value matches a query string (numbers compared numerically)."""
-    try:
-        target = json.loads(wanted)
-    except json.JSONDecodeError:
-        target = wanted
-    if isinstance(value, (int, float)) and isinstance(target, (int, float)):
-        return math.isclose(float(value), float(target), rel_tol=1e-9, abs_tol=0.0)
-    if isinstance(value, str):
-        return value == wanted or value == target
-    return bool(value == target)
-
-
-def filter_points(params_list: Sequence[Mapping[str, Any]], filters: Mapping[str, str]) -> list[int]:
-    """Indices of the points whose params match every filter ``{axis: value}``.
-
-    Values are compared numerically when both are numbers (``?energy=10`` matches 10.0).
-
-    Raises
-    ------
-    UnknownAxisError
-        If a filter names no sweep axis (the message lists the valid ones).
-    """
-    if not filters:
-        return list(range(len(params_list)))
-    known = set(params_list[0]) if params_list else set()
-    unknown = [k for k in filters if k not in known]
-    if unknown:
-        names = ", ".join(sorted(known)) or "(this sweep has no axes)"
-        raise UnknownAxisError(
-            f"unknown filter {', '.join(unknown)}: filter by a sweep axis, one of {names} "
-            "(e.g. ?energy=10)",
-            [{"loc": k, "msg": f"not a sweep axis; use one of {names}"} for k in unknown],
-        )
-    return [i for i, p in enumerate(params_list)
-            if all(_same(p[k], v) for k, v in filters.items())]
