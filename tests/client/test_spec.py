@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from patchwalk_client.errors import SpecError
-from patchwalk_client.spec import SweepSpec, load_spec, spec_hash
+from patchwalk_client.spec import SweepSpec, load_spec, parse_spec, spec_hash
 from specs import small_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,6 +202,44 @@ def test_unparseable_text_and_missing_file() -> None:
     assert "could not read" in errs[0]["msg"]
     errs = errors_of("/nonexistent/spec.toml")
     assert "not found" in errs[0]["msg"]
+
+
+def _no_file_access(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every way of touching the filesystem fail the test."""
+    import builtins
+    import io
+    import os
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"parse_spec touched the filesystem: {args!r}")
+
+    for name in ("read_text", "read_bytes", "open", "is_file", "exists", "stat"):
+        monkeypatch.setattr(Path, name, refuse)
+    monkeypatch.setattr(builtins, "open", refuse)
+    monkeypatch.setattr(io, "open", refuse)
+    monkeypatch.setattr(os, "stat", refuse)
+
+
+@pytest.mark.parametrize("media_type", [None, "text/plain", "application/toml",
+                                        "application/yaml", "application/json"])
+def test_parse_spec_never_reads_a_path(media_type: str | None,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_file_access(monkeypatch)
+    for text in ("/etc/hostname", "/proc/self/environ", "spec.yaml"):
+        with pytest.raises(SpecError) as info:
+            parse_spec(text, media_type=media_type)
+        assert "could not read the spec text" in info.value.errors[0]["msg"]
+
+
+def test_parse_spec_of_a_valid_spec_file_name_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "secret.yaml"
+    f.write_text(yaml.safe_dump({**base(), "seed": 4242}))
+    with pytest.raises(SpecError) as info:
+        parse_spec(str(f), media_type="application/yaml")
+    assert "4242" not in str(info.value)
+    assert load_spec(f).seed == load_spec(str(f)).seed == 4242  # the client may read files
+    text = yaml.safe_dump(base())
+    assert parse_spec(text, media_type="application/yaml") == load_spec(text)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])

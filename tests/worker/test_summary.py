@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from patchwalk_worker.summary import (
@@ -11,7 +9,6 @@ from patchwalk_worker.summary import (
     escape_summary,
     kappa_2d,
     late_window,
-    point_result,
 )
 
 
@@ -120,21 +117,3 @@ def test_escape_summary_matches_numpy() -> None:
     assert es.mean_time[0] == pytest.approx(allt.mean())
     assert es.mean_time_err[0] == pytest.approx(allt.std(ddof=1) / np.sqrt(allt.size))
     assert es.rate[0] == pytest.approx(1 / allt.mean())
-
-
-def test_point_result_shape_and_nan_to_null(samples: tuple[np.ndarray, np.ndarray]) -> None:
-    dx, t = samples
-    res = point_result(params={"energy": 10.0}, t=t, sums=_sums_from_samples(dx),
-                       realisation=np.array([[1.0, 0.5], [3.0, 0.7]] * 2),
-                       kappa_A_ensemble=2.0, kappa_H_ensemble=float("nan"), n_particles=2000)
-    assert list(res) == ["params", "t", "kappa", "kappa_err", "kappa_err_source", "kappa_A",
-                         "kappa_H", "kappa_A_ensemble", "kappa_H_ensemble", "n_particles",
-                         "n_tasks"]
-    assert res["kappa_A"] == 2.0 and res["kappa_H"] == pytest.approx(0.6)
-    assert res["kappa_H_ensemble"] is None
-    assert res["n_tasks"] == 4
-    json.dumps(res, allow_nan=False)
-    res2 = point_result(params={}, t=t, sums=_sums_from_samples(dx), realisation=np.ones((4, 2)),
-                        kappa_A_ensemble=1.0, kappa_H_ensemble=1.0, n_particles=2000,
-                        kappa_perp=0.1)
-    assert res2["kappa_perp"] == 0.1

@@ -601,17 +601,6 @@ def _read(source: str | Path) -> dict[str, Any]:
     return _parse_text(text, by_suffix.get(suffix, _PARSERS), f"file {str(path)!r}")
 
 
-def _looks_like_path(source: str) -> bool:
-    if "\n" in source or source.lstrip().startswith(("{", "[")) or len(source) > 1024:
-        return False
-    if Path(source).suffix.lower() in (".toml", ".json", ".yaml", ".yml"):
-        return True
-    try:
-        return Path(source).is_file()
-    except OSError:
-        return False
-
-
 def validate_spec(data: Mapping[str, Any]) -> SweepSpec:
     """Validate a mapping into a :class:`SweepSpec`, raising :class:`SpecError`."""
     try:
@@ -620,14 +609,49 @@ def validate_spec(data: Mapping[str, Any]) -> SweepSpec:
         raise SpecError(field_errors_from_pydantic(exc, SweepSpec)) from None
 
 
-def load_spec(source: str | Path | Mapping[str, Any] | SweepSpec) -> SweepSpec:
-    """Load and validate a sweep spec.
+#: Parsers to try for each media type of spec text (``None``/``text/plain``: all three).
+_MEDIA_TYPES: dict[str, tuple[str, ...]] = {
+    "application/json": ("json",),
+    "application/toml": ("toml",),
+    "text/toml": ("toml",),
+    "application/yaml": ("yaml",),
+    "application/x-yaml": ("yaml",),
+    "text/yaml": ("yaml",),
+    "text/x-yaml": ("yaml",),
+}
+
+
+def _formats(media_type: str | None) -> tuple[str, ...]:
+    ctype = (media_type or "").split(";")[0].strip().lower()
+    if ctype in _MEDIA_TYPES:
+        return _MEDIA_TYPES[ctype]
+    if ctype.endswith("+json"):
+        return ("json",)
+    return _PARSERS
+
+
+def _checked(spec: SweepSpec) -> SweepSpec:
+    """``spec`` after validating every sweep point (raises :class:`SpecError`)."""
+    if spec.sweep:
+        from patchwalk_client.sweep import expand_points
+
+        expand_points(spec)
+    return spec
+
+
+def parse_spec(
+    source: str | Mapping[str, Any] | SweepSpec, media_type: str | None = None
+) -> SweepSpec:
+    """Validate spec text or a mapping; never touches the filesystem.
 
     Parameters
     ----------
-    source : str, Path, mapping or SweepSpec
-        A file path (``.toml``, ``.json``, ``.yaml``/``.yml``; another suffix tries all three),
-        spec text (tried as JSON, then TOML, then YAML), a mapping, or a ``SweepSpec``.
+    source : str, mapping or SweepSpec
+        Spec text, a mapping, or a ``SweepSpec``. A string is always spec text, even one that
+        looks like a path: this is what a server calls on a request body.
+    media_type : str, optional
+        How to parse text (``application/json``, ``application/toml``, ``application/yaml``);
+        ``None`` or another type tries JSON, then TOML, then YAML.
 
     Returns
     -------
@@ -640,21 +664,53 @@ def load_spec(source: str | Path | Mapping[str, Any] | SweepSpec) -> SweepSpec:
         With one ``{"loc", "msg"}`` entry per problem.
     """
     if isinstance(source, SweepSpec):
-        spec = validate_spec(source.model_dump(mode="python"))
-    elif isinstance(source, Mapping):
-        spec = validate_spec(source)
-    elif isinstance(source, Path) or (isinstance(source, str) and _looks_like_path(source)):
-        spec = validate_spec(_read(source))
-    elif isinstance(source, str):
-        spec = validate_spec(_parse_text(source, _PARSERS, "the spec text"))
-    else:
-        raise SpecError.single("", f"cannot load a spec from {type(source).__name__}: pass a "
-                               "path, TOML/JSON/YAML text, a dict or a SweepSpec")
-    if spec.sweep:
-        from patchwalk_client.sweep import expand_points
+        return _checked(validate_spec(source.model_dump(mode="python")))
+    if isinstance(source, Mapping):
+        return _checked(validate_spec(source))
+    if isinstance(source, str):
+        return _checked(validate_spec(_parse_text(source, _formats(media_type), "the spec text")))
+    raise SpecError.single("", f"cannot parse a spec from {type(source).__name__}: pass "
+                           "TOML/JSON/YAML text, a dict or a SweepSpec")
 
-        expand_points(spec)
-    return spec
+
+_SUFFIXES = (".toml", ".json", ".yaml", ".yml")
+
+
+def load_spec(source: str | Path | Mapping[str, Any] | SweepSpec) -> SweepSpec:
+    """Load and validate a sweep spec: the client and CLI convenience that reads files.
+
+    Parameters
+    ----------
+    source : str, Path, mapping or SweepSpec
+        A file path (``.toml``, ``.json``, ``.yaml``/``.yml``; another suffix tries all three;
+        a one-line string that names an existing file or ends in one of those suffixes is a
+        path), spec text (tried as JSON, then TOML, then YAML), a mapping, or a ``SweepSpec``.
+        Servers call :func:`parse_spec` instead, which never opens a file.
+
+    Returns
+    -------
+    SweepSpec
+
+    Raises
+    ------
+    SpecError
+        With one ``{"loc", "msg"}`` entry per problem.
+    """
+    if isinstance(source, Path) or (isinstance(source, str) and _names_a_file(source)):
+        return _checked(validate_spec(_read(source)))
+    return parse_spec(source)
+
+
+def _names_a_file(source: str) -> bool:
+    """Whether a string passed to :func:`load_spec` is a path rather than spec text."""
+    if "\n" in source or source.lstrip().startswith(("{", "[")) or len(source) > 1024:
+        return False
+    if Path(source).suffix.lower() in _SUFFIXES:
+        return True
+    try:
+        return Path(source).is_file()
+    except OSError:
+        return False
 
 
 def canonical_json(spec: SweepSpec) -> str:

@@ -71,7 +71,13 @@ class PointSummary:
     kappa : KappaSummary
         κ̄(t) ± error, ⟨Δx²⟩, κ_y (eq. 2).
     realisation : ndarray, shape (2,)
-        Mean κ_A, κ_H over the tasks' realisations (eqs 3–4).
+        Mean κ_A, κ_H over the tasks' realisations (eqs 3–4), reduced over the task axis
+        (the stored arrays and ``/kappa2d``).
+    realisation_columns : tuple of float
+        The same means reduced column by column (numpy's pairwise sum), as the §9 point
+        shape (``/kappa``, ``patchwalk run --json``) has always had them; with 8 or more tasks
+        it may differ from ``realisation`` in the last bit. Both are kept so that stores and
+        REST bodies stay bitwise what they were.
     ensemble : tuple of float
         κ_A, κ_H of the ensemble (eq. 5).
     kappa_2d : Kappa2D or None
@@ -92,6 +98,7 @@ class PointSummary:
     distances: np.ndarray
     kappa: KappaSummary
     realisation: np.ndarray
+    realisation_columns: tuple[float, float]
     ensemble: tuple[float, float]
     kappa_2d: Kappa2D | None
     kappa_perp: float | None
@@ -117,12 +124,14 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             h = kappa_2d_heuristic(spec)
             heuristic = (float(h["eq10"]), float(h["eq11"]))
         dist = store.distances[i]
+        r = np.asarray(d["realisation"], dtype=np.float64).reshape(-1, 2)
         out.append(PointSummary(
             params=pt.params,
             t=t,
             distances=dist,
             kappa=combine_kappa(d["sums"], t),
             realisation=np.mean(d["realisation"], axis=0),
+            realisation_columns=(float(np.mean(r[:, 0])), float(np.mean(r[:, 1]))),
             ensemble=ensemble_means(spec),
             kappa_2d=kappa_2d(d["sums"], t) if two_d else None,
             kappa_perp=spec.kappa_perp_scaled() if two_d else None,
@@ -154,7 +163,7 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
         kappa.append(KappaPoint(
             params=p.params, t=_nums(p.t), kappa=_nums(p.kappa.kappa),
             kappa_err=_nums(p.kappa.kappa_err), kappa_err_source=p.kappa.source,
-            kappa_A=ka, kappa_H=kh, kappa_A_ensemble=_num(p.ensemble[0]),
+            kappa_A=_num(p.realisation_columns[0]), kappa_H=_num(p.realisation_columns[1]), kappa_A_ensemble=_num(p.ensemble[0]),
             kappa_H_ensemble=_num(p.ensemble[1]),
             kappa_perp=None if p.kappa_perp is None else _num(p.kappa_perp),
             n_particles=p.n_particles, n_tasks=p.n_tasks,

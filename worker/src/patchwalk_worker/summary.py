@@ -12,7 +12,6 @@ it can only come from the particles (ΣΔx⁴); ``kappa_err_source`` says which.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -197,62 +196,3 @@ def escape_summary(esc: np.ndarray, n_particles: float) -> EscapeSummary:
         rate_err = err / (mean * mean)
         frac = c / n_particles
     return EscapeSummary(frac, mean, err, rate, rate_err)
-
-
-def _jsonable(x: Any) -> Any:
-    """Floats with NaN/inf as None, numpy scalars and arrays as Python lists."""
-    if isinstance(x, np.ndarray):
-        return [_jsonable(v) for v in x.tolist()]
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (np.floating, float)):
-        f = float(x)
-        return f if np.isfinite(f) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
-
-
-def point_result(
-    *,
-    params: dict[str, Any],
-    t: np.ndarray,
-    sums: np.ndarray,
-    realisation: np.ndarray,
-    kappa_A_ensemble: float,
-    kappa_H_ensemble: float,
-    n_particles: int,
-    kappa_perp: float | None = None,
-) -> dict[str, Any]:
-    """The per-point result object of docs/interfaces.md §9 (NaN → None).
-
-    Parameters
-    ----------
-    realisation : ndarray, shape (n_tasks, 2)
-        κ_A, κ_H of each task's realisation; the result holds their means.
-    kappa_perp : float or None
-        κ⊥ of a 2D point (omitted from the result when None).
-    """
-    ks = combine_kappa(sums, t)
-    r = np.asarray(realisation, dtype=np.float64).reshape(-1, 2)
-    out: dict[str, Any] = {
-        "params": params,
-        "t": np.asarray(t, dtype=np.float64),
-        "kappa": ks.kappa,
-        "kappa_err": ks.kappa_err,
-        "kappa_err_source": ks.source,
-        "kappa_A": float(np.mean(r[:, 0])),
-        "kappa_H": float(np.mean(r[:, 1])),
-        "kappa_A_ensemble": kappa_A_ensemble,
-        "kappa_H_ensemble": kappa_H_ensemble,
-    }
-    if kappa_perp is not None:
-        out["kappa_perp"] = kappa_perp
-    out["n_particles"] = int(n_particles)
-    out["n_tasks"] = int(r.shape[0])
-    result: dict[str, Any] = _jsonable(out)
-    return result
