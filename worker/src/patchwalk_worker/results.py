@@ -163,8 +163,8 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
         kappa.append(KappaPoint(
             params=p.params, t=_nums(p.t), kappa=_nums(p.kappa.kappa),
             kappa_err=_nums(p.kappa.kappa_err), kappa_err_source=p.kappa.source,
-            kappa_A=_num(p.realisation_columns[0]), kappa_H=_num(p.realisation_columns[1]), kappa_A_ensemble=_num(p.ensemble[0]),
-            kappa_H_ensemble=_num(p.ensemble[1]),
+            kappa_A=_num(p.realisation_columns[0]), kappa_H=_num(p.realisation_columns[1]),
+            kappa_A_ensemble=_num(p.ensemble[0]), kappa_H_ensemble=_num(p.ensemble[1]),
             kappa_perp=None if p.kappa_perp is None else _num(p.kappa_perp),
             n_particles=p.n_particles, n_tasks=p.n_tasks,
         ))
