@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
+from patchwalk_client import remote_cli
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every installed command group."""
@@ -21,12 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cosmic-ray transport in patchy media: parameter sweeps on Dask.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    try:
-        from patchwalk_client import remote_cli
-
-        remote_cli.register(sub)
-    except ImportError:  # pragma: no cover - the remote commands land with the service issue
-        pass
+    remote_cli.register(sub)
     for ep in sorted(entry_points(group="patchwalk.commands"), key=lambda e: e.name):
         ep.load()(sub)
     return parser

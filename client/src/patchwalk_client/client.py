@@ -1,16 +1,16 @@
 """Thin REST client of the patchwalk service (httpx + pydantic; no numpy, dask or zarr).
 
->>> from patchwalk_client.client import Client
+>>> from patchwalk_client import Client
 >>> c = Client("http://127.0.0.1:8000")               # doctest: +SKIP
 >>> sweep = c.submit("examples/tour.toml")             # doctest: +SKIP
 >>> sweep.wait()                                       # doctest: +SKIP
->>> sweep.kappa()["points"][0]["kappa"]                # doctest: +SKIP
+>>> sweep.kappa().points[0].kappa                     # doctest: +SKIP
+>>> sweep.kappa()["points"][0]["kappa"]                # doctest: +SKIP (dict access too)
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -18,11 +18,32 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ServiceError, SpecRejected, SweepFailed, SweepNotFound, Unauthorized
-from .models import SweepPage, SweepStatus
+from .models import (
+    EscapeResults,
+    Kappa2DResults,
+    KappaResults,
+    SweepPage,
+    SweepStatus,
+    TheoryResults,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class ClientSettings(BaseSettings):
+    """Where the service is and how to authenticate: ``PATCHWALK_URL``, ``PATCHWALK_TOKEN``.
+
+    :class:`Client` layers them: an argument wins over the environment, which wins over
+    these defaults. An empty variable counts as unset.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PATCHWALK_", extra="ignore")
+
+    url: str = DEFAULT_URL
+    token: str | None = None
 _SPEC_SUFFIXES = {
     ".toml": "application/toml",
     ".json": "application/json",
@@ -74,8 +95,9 @@ class Client:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.base_url = (base_url or os.environ.get("PATCHWALK_URL") or DEFAULT_URL).rstrip("/")
-        token = token if token is not None else os.environ.get("PATCHWALK_TOKEN") or None
+        settings = ClientSettings()
+        self.base_url = (base_url or settings.url or DEFAULT_URL).rstrip("/")
+        token = token if token is not None else settings.token or None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         kwargs: dict[str, Any] = {"base_url": self.base_url, "headers": headers, "timeout": timeout}
         if transport is not None:
@@ -255,28 +277,25 @@ class Sweep:
             )
         return st
 
-    def kappa(self, **filters: Any) -> dict[str, Any]:
-        """``{"points": [...]}`` of κ̄(t) per point (the ``patchwalk run --json`` shape).
+    def kappa(self, **filters: Any) -> KappaResults:
+        """κ̄(t) per point (the ``patchwalk run --json`` shape), typed.
 
-        Filter with sweep axes: ``sweep.kappa(**{"energy": 10})``.
+        Filter with sweep axes: ``sweep.kappa(**{"energy": 10})``. Scripts may also read it as
+        the JSON dict: ``sweep.kappa()["points"][0]["kappa"]``.
         """
-        result: dict[str, Any] = self._get("kappa", **filters)
-        return result
+        return KappaResults.model_validate(self._get("kappa", **filters))
 
-    def kappa2d(self, **filters: Any) -> dict[str, Any]:
+    def kappa2d(self, **filters: Any) -> Kappa2DResults:
         """Converged κ̄_2D per point (2D sweeps)."""
-        result: dict[str, Any] = self._get("kappa2d", **filters)
-        return result
+        return Kappa2DResults.model_validate(self._get("kappa2d", **filters))
 
-    def escape(self, **filters: Any) -> dict[str, Any]:
+    def escape(self, **filters: Any) -> EscapeResults:
         """Escape fractions, mean times and rates per point and distance."""
-        result: dict[str, Any] = self._get("escape", **filters)
-        return result
+        return EscapeResults.model_validate(self._get("escape", **filters))
 
-    def theory(self, **filters: Any) -> dict[str, Any]:
+    def theory(self, **filters: Any) -> TheoryResults:
         """Theory curves per point."""
-        result: dict[str, Any] = self._get("theory", **filters)
-        return result
+        return TheoryResults.model_validate(self._get("theory", **filters))
 
     def plot_png(self) -> bytes:
         """The summary figure as PNG bytes."""

@@ -66,7 +66,7 @@ class Record(BaseModel):
     (NaN as ``None``, optional keys left out when they do not apply).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     #: Keys left out of the JSON body when their value is ``None`` (they do not apply).
     _omit_if_none: ClassVar[tuple[str, ...]] = ()

@@ -137,27 +137,25 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_results(args: argparse.Namespace) -> int:
     """``patchwalk results ID [--json | --csv]``."""
     with _client(args) as c:
-        data = c.get(args.id).kappa()
-    points = data["points"]
+        results = c.get(args.id).kappa()
+    points = results.points
     if args.json:
-        print(json.dumps({"points": points}, allow_nan=False))
+        print(json.dumps(results.to_dict(), allow_nan=False))
     elif args.csv:
-        keys = sorted({k for p in points for k in p["params"]})
+        keys = sorted({k for p in points for k in p.params})
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(["point", *keys, "t", "kappa", "kappa_err", "kappa_A", "kappa_H"])
         for i, p in enumerate(points):
-            for t, k, e in zip(p["t"], p["kappa"], p["kappa_err"], strict=True):
-                w.writerow(
-                    [i, *(p["params"].get(k_) for k_ in keys), t, k, e, p["kappa_A"], p["kappa_H"]]
-                )
+            for t, k, e in zip(p.t, p.kappa, p.kappa_err, strict=True):
+                w.writerow([i, *(p.params.get(k_) for k_ in keys), t, k, e, p.kappa_A, p.kappa_H])
     else:
         for i, p in enumerate(points):
-            params = ", ".join(f"{k}={v}" for k, v in p["params"].items()) or "(no sweep axes)"
+            params = ", ".join(f"{k}={v}" for k, v in p.params.items()) or "(no sweep axes)"
             print(
-                f"point {i}: {params}: kappa_A = {p['kappa_A']}, kappa_H = {p['kappa_H']}, "
-                f"{p['n_particles']} particles in {p['n_tasks']} tasks"
+                f"point {i}: {params}: kappa_A = {p.kappa_A}, kappa_H = {p.kappa_H}, "
+                f"{p.n_particles} particles in {p.n_tasks} tasks"
             )
-            for t, k, e in zip(p["t"], p["kappa"], p["kappa_err"], strict=True):
+            for t, k, e in zip(p.t, p.kappa, p.kappa_err, strict=True):
                 print(f"  t = {t:<12.6g} kappa = {k:<12.6g} +- {e:.3g}")
     return 0
 
