@@ -9,15 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes import FakeBackend
 from fastapi.testclient import TestClient
 from patchwalk_client.client import Client
 from patchwalk_client.errors import SpecRejected, SweepFailed, SweepNotFound, Unauthorized
 from patchwalk_service.app import create_app
 from patchwalk_service.runners import ThreadRunner
 from patchwalk_service.settings import ServiceSettings
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from service.conftest import FakeBackend  # noqa: E402
 
 
 @pytest.fixture

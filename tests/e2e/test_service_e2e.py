@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from live_service import CLI, Service
 from patchwalk_client.client import Client
 from patchwalk_client.errors import SpecRejected, SweepNotFound, Unauthorized
 
@@ -33,81 +32,6 @@ SPEC: dict[str, Any] = {
     "times": {"min": 0.01, "max": 30.0, "count": 8},
     "sweep": {"seed": [7, 8]},
 }
-CLI = [sys.executable, "-m", "patchwalk_client.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Service:
-    """A ``patchwalk serve`` subprocess in its own process group (killed by that id only)."""
-
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {
-            **os.environ,
-            "PATCHWALK_MAX_BODY_BYTES": "20000",
-            "PATCHWALK_MAX_STEPS": "1e10",
-            **(env or {}),
-        }
-        self.log = (data_dir.parent / f"serve-{self.port}.log").open("wb")
-        self.proc = subprocess.Popen(
-            [
-                *CLI,
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(data_dir),
-                "--workers",
-                "1",
-                "--max-in-flight",
-                "2",
-                "--log-level",
-                "warning",
-            ],
-            env=full_env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self._tail()
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        self.kill()
-        raise AssertionError("service not ready after 180 s\n" + self._tail())
-
-    def _tail(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")[-3000:]
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            self.proc.wait(timeout=60)
-        self.log.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
-        self.log.close()
-
-
 def _reference(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
     path = tmp / f"ref-{spec['seed']}.json"
     path.write_text(json.dumps(spec))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakes import FakeBackend
 from patchwalk_service.auth import check_bind, is_loopback, token_ok
 from patchwalk_service.settings import ServiceSettings
 
-from .conftest import FakeBackend
 from .test_routes import make_client
 
 

@@ -1,4 +1,5 @@
-"""The Dask sweep engine: completion, resume, refusal, cancellation, bit-identical results."""
+"""`patchwalk run`'s driver (the scheduler running one sweep in-process): completion, resume,
+refusal, cancellation, bit-identical results."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import pytest
 import xarray as xr
 from distributed import Client, LocalCluster
 from patchwalk_client.spec import SpecError, load_spec
-from patchwalk_service.engine import run_sweep, task_key
+from patchwalk_service.engine import run_sweep
+from patchwalk_service.scheduler import task_key
+from patchwalk_service.settings import ServiceSettings
 from patchwalk_worker.execute import execute_task
 from patchwalk_worker.store import StoreError, SweepStore
 
@@ -120,7 +123,7 @@ def test_one_and_two_worker_processes_give_identical_bytes(tmp_path: Path) -> No
 
     spec = load_spec(spec_dict())
     for n in (1, 2):
-        with make_client(workers=n) as c:
+        with make_client(ServiceSettings(workers=n)) as c:
             run_sweep(spec, tmp_path / f"w{n}.zarr", c)
     assert arrays(tmp_path / "w1.zarr") == arrays(tmp_path / "w2.zarr")
 
@@ -135,7 +138,7 @@ def test_worker_killed_mid_task(tmp_path: Path, client: Client) -> None:
     ref = tmp_path / "ref.zarr"
     run_sweep(spec, ref, client)
     path = tmp_path / "killed.zarr"
-    with make_client(workers=2) as c:
+    with make_client(ServiceSettings(workers=2)) as c:
         pids: dict[str, int] = c.run(os.getpid)
         box: dict[str, Any] = {}
         th = threading.Thread(target=lambda: box.update(rep=run_sweep(spec, path, c)))

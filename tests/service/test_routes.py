@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes import FakeBackend
 from fastapi.testclient import TestClient
 from patchwalk_service.app import create_app
 from patchwalk_service.runners import ThreadRunner
 from patchwalk_service.settings import ServiceSettings
-
-from .conftest import FakeBackend
 
 PROBLEM = "application/problem+json"
 

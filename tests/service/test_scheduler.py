@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fakes import FakeBackend, ManualRunner
 from patchwalk_service.registry import Registry
 from patchwalk_service.scheduler import Scheduler
-
-from .conftest import FakeBackend, ManualRunner
 
 
 def _add(reg: Registry, backend: FakeBackend, **spec: object) -> str:

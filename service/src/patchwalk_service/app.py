@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from . import __version__
 from .auth import require_token
 from .backend import StoreBackend, SweepBackend
+from .cluster import make_client
 from .problems import install_problem_handlers
 from .registry import Registry
 from .routes import health, results, sweeps
@@ -26,28 +27,8 @@ _log = logging.getLogger(__name__)
 
 
 def dask_runner(settings: ServiceSettings) -> TaskRunner:
-    """A runner on the configured scheduler, or on an embedded LocalCluster."""
-    try:
-        from .cluster import make_client
-
-        if settings.scheduler:
-            client = make_client(scheduler=settings.scheduler)
-        else:
-            client = make_client(workers=settings.workers)
-    except ImportError:  # the engine's cluster factory is not installed: build it here
-        from distributed import Client, LocalCluster
-
-        if settings.scheduler:
-            client = Client(settings.scheduler)  # type: ignore[no-untyped-call]
-        else:
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=settings.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
-            client = Client(cluster)  # type: ignore[no-untyped-call]
-    return DaskRunner(client)
+    """A runner on the configured cluster (every kernel warmed: any sweep may come)."""
+    return DaskRunner(make_client(settings))
 
 
 def create_app(
@@ -66,8 +47,7 @@ def create_app(
     backend
         The physics backend (default: :class:`StoreBackend` under ``settings.stores_dir``).
     runner_factory
-        Builds the task runner at startup (default: Dask, embedded LocalCluster or
-        ``settings.scheduler``).
+        Builds the task runner at startup (default: :func:`dask_runner`).
     start_scheduler
         Run the scheduler loop in a background thread; tests pass False and call
         ``app.state.scheduler.run_until_idle()``.

@@ -1,24 +1,27 @@
 """Everything the service needs from the worker package, behind one small protocol.
 
-The routes and the scheduler talk to a :class:`SweepBackend`; :class:`StoreBackend` is the real
-one (spec validation, budget, zarr store, ``execute_task``). Tests may inject a fake.
+The routes, the scheduler and ``patchwalk run`` talk to a :class:`SweepBackend`;
+:class:`StoreBackend` is the real one (spec parsing and validation, budget, zarr store,
+``execute_task``, the finalised results). Tests inject a fake. A spec reaches the backend as
+text or a mapping, never as a path: nothing here opens a file a caller names.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-_log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.models import SweepResults
+    from patchwalk_worker.store import SweepStore
 
 
 @dataclass
 class Plan:
-    """A validated sweep: canonical spec JSON, its hash, size and cost."""
+    """A validated sweep: canonical spec JSON, its hash, size, cost and its kernels."""
 
     spec: dict[str, Any]
     spec_hash: str
@@ -27,6 +30,17 @@ class Plan:
     tasks_total: int
     estimated_steps: float
     errors: list[dict[str, str]] = field(default_factory=list)
+    kernels: frozenset[str] = frozenset()
+
+    def over_budget(self, max_steps: float) -> str | None:
+        """Why the sweep exceeds a compute budget of ``max_steps``, or None if it does not."""
+        if self.estimated_steps <= max_steps:
+            return None
+        return (
+            f"the sweep needs an estimated {self.estimated_steps:.3g} particle-steps, beyond the "
+            f"compute budget of {max_steps:.3g} particle-steps per sweep (PATCHWALK_MAX_STEPS); "
+            "use fewer particles or points, a shorter times.max, or a larger courant number"
+        )
 
 
 @dataclass
@@ -41,8 +55,14 @@ class OpenedSweep:
 class SweepBackend(Protocol):
     """What the service asks of the physics package."""
 
-    def plan(self, source: str | Mapping[str, Any], *, max_steps: float) -> Plan:
-        """Validate a spec (raises ``SpecError``) and size it; ``errors`` lists budget faults."""
+    def plan(
+        self, source: str | Mapping[str, Any], *, max_steps: float, media_type: str | None = None
+    ) -> Plan:
+        """Parse and validate spec text or a mapping (raises ``SpecError``) and size it.
+
+        ``media_type`` (``application/toml``, ``application/yaml``...) says how to parse text;
+        ``errors`` of the plan lists the points that cannot run.
+        """
 
     def open(self, sweep_id: str, spec: dict[str, Any]) -> OpenedSweep:
         """Create or open the sweep's store; list the tasks not yet done there."""
@@ -53,44 +73,54 @@ class SweepBackend(Protocol):
         """The call that computes one task and writes it to the store."""
 
     def finalize(self, sweep_id: str, spec: dict[str, Any]) -> None:
-        """Write the sweep's summaries once every task is done."""
+        """Write the sweep's summaries and results once every task is done."""
+
+    def results(self, sweep_id: str) -> SweepResults:
+        """The typed results of a finalised sweep (read, never computed)."""
 
     def store_path(self, sweep_id: str) -> Path:
         """Folder of the sweep's zarr store."""
 
 
 class StoreBackend:
-    """The real backend: ``patchwalk_client.spec``/``sweep`` and ``patchwalk_worker``."""
+    """The real backend: ``patchwalk_client.spec``/``sweep`` and ``patchwalk_worker``.
 
-    def __init__(self, stores_dir: Path) -> None:
+    Parameters
+    ----------
+    stores_dir : Path
+        One store per sweep, ``<stores_dir>/<sweep id>.zarr``.
+    store : Path, optional
+        The store of every sweep instead (``patchwalk run --out``: one sweep, a store the
+        user names).
+    """
+
+    def __init__(self, stores_dir: Path, *, store: Path | None = None) -> None:
         self.stores_dir = Path(stores_dir)
-        self.stores_dir.mkdir(parents=True, exist_ok=True)
+        self._store_path = None if store is None else Path(store)
         self._lock = threading.Lock()
 
     def store_path(self, sweep_id: str) -> Path:
-        return self.stores_dir / f"{sweep_id}.zarr"
+        return self._store_path or self.stores_dir / f"{sweep_id}.zarr"
 
-    def plan(self, source: str | Mapping[str, Any], *, max_steps: float) -> Plan:
-        from patchwalk_client.spec import load_spec, spec_hash
+    def plan(
+        self, source: str | Mapping[str, Any], *, max_steps: float, media_type: str | None = None
+    ) -> Plan:
+        from patchwalk_client.spec import parse_spec, spec_hash
         from patchwalk_client.sweep import expand_points
         from patchwalk_worker.budget import check_feasible, estimate_steps
         from patchwalk_worker.task import n_tasks
 
-        spec = load_spec(source)
+        spec = parse_spec(source, media_type=media_type)
         points = expand_points(spec)
         errors: list[dict[str, str]] = []
         steps = 0.0
         tasks = 0
         for point in points:
+            where = ", ".join(f"{k}={v}" for k, v in point.params.items())
             for err in check_feasible(point.spec, max_steps=max_steps):
-                where = ", ".join(f"{k}={v}" for k, v in point.params.items())
                 msg = str(err.get("msg", ""))
-                errors.append(
-                    {
-                        "loc": str(err.get("loc", "")),
-                        "msg": f"{msg} (point {where})" if where else msg,
-                    }
-                )
+                msg = f"{msg} (point {where})" if where else msg
+                errors.append({"loc": str(err.get("loc", "")), "msg": msg})
             steps += float(estimate_steps(point.spec))
             tasks += n_tasks(point.spec)
         return Plan(
@@ -101,23 +131,21 @@ class StoreBackend:
             tasks_total=tasks,
             estimated_steps=steps,
             errors=errors,
+            kernels=frozenset(point.spec.kernel for point in points),
         )
 
-    def _store(self, sweep_id: str, spec: dict[str, Any]) -> Any:
-        from patchwalk_client.spec import load_spec
+    def _store(self, sweep_id: str, spec: dict[str, Any]) -> SweepStore:
+        from patchwalk_client.spec import validate_spec
         from patchwalk_worker.store import SweepStore
 
         with self._lock:
-            return SweepStore.create_or_open(self.store_path(sweep_id), load_spec(spec))
+            return SweepStore.create_or_open(self.store_path(sweep_id), validate_spec(spec))
 
     def open(self, sweep_id: str, spec: dict[str, Any]) -> OpenedSweep:
         store = self._store(sweep_id, spec)
-        pending = [(int(p), int(t)) for p, t in store.pending()]
-        steps = 0.0
-        steps_done = getattr(store, "steps_done", None)
-        if callable(steps_done):
-            steps = float(steps_done())
-        return OpenedSweep(total=int(store.total()), pending=pending, steps_done=steps)
+        return OpenedSweep(
+            total=store.total(), pending=store.pending(), steps_done=float(store.steps_done())
+        )
 
     def task(
         self, sweep_id: str, point: int, task: int
@@ -128,8 +156,10 @@ class StoreBackend:
 
     def finalize(self, sweep_id: str, spec: dict[str, Any]) -> None:
         store = self._store(sweep_id, spec)
-        for name in ("write_summaries", "finalize", "summarize"):
-            method = getattr(store, name, None)
-            if callable(method):
-                method()
-                return
+        if not store.has_summaries():
+            store.write_summaries()
+
+    def results(self, sweep_id: str) -> SweepResults:
+        from patchwalk_worker.results import read_results
+
+        return read_results(self.store_path(sweep_id))

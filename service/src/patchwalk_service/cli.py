@@ -1,11 +1,13 @@
 """``patchwalk run`` and ``patchwalk show`` (registered through the ``patchwalk.commands``
-entry point; ``register`` adds one sub-command per function).
+entry point; ``register`` adds one sub-command per function, and ``serve``).
 
 ``patchwalk run SPEC [--out STORE] [--workers N | --scheduler ADDR] [--json]`` runs a sweep on
 an embedded LocalCluster (or an existing scheduler) into a zarr store — a temporary one
-without ``--out`` — resuming a store of the same spec, and prints κ̄(t) per point.
+without ``--out`` — resuming a store of the same spec, and prints κ̄(t) per point. It is the
+service's scheduler running one sweep in this process (:mod:`patchwalk_service.engine`), with
+the service's settings: an option overrides ``PATCHWALK_<OPTION>``, which overrides the default.
 ``patchwalk show STORE [--json]`` prints what a store holds.
-Exit status: 0 done, 1 incomplete/cancelled, 2 bad input (nothing written).
+Exit status: 0 done, 1 incomplete/cancelled/failed, 2 bad input (nothing written).
 """
 
 from __future__ import annotations
@@ -16,22 +18,31 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.models import KappaPoint, SweepResults
+
+    from .engine import Prepared
+    from .settings import ServiceSettings
 
 
 def register(subparsers: Any) -> None:
-    """Add the engine's commands to the ``patchwalk`` parser."""
+    """Add ``run``, ``show`` and ``serve`` to the ``patchwalk`` parser."""
+    from .serve import register_serve
+
     register_run(subparsers)
     register_show(subparsers)
-    from patchwalk_service.serve import register_serve  # the REST service (issue 4)
-
     register_serve(subparsers)
 
 
 def register_run(subparsers: Any) -> None:
     """Add ``patchwalk run``."""
-    p = subparsers.add_parser("run", help="run a sweep locally or on a Dask scheduler",
-                              description="Run (or resume) a parameter sweep into a zarr store.")
+    p = subparsers.add_parser(
+        "run", help="run a sweep locally or on a Dask scheduler",
+        description="Run (or resume) a parameter sweep into a zarr store. Defaults come from "
+                    "PATCHWALK_* environment variables (PATCHWALK_WORKERS, PATCHWALK_SCHEDULER, "
+                    "PATCHWALK_MAX_IN_FLIGHT, PATCHWALK_MAX_STEPS); an option overrides them.")
     p.add_argument("spec", help="sweep spec file (.toml, .json, .yaml)")
     p.add_argument("--out", metavar="STORE", default=None,
                    help="zarr store to write (resumed if it holds the same spec); "
@@ -44,6 +55,8 @@ def register_run(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help='print {"points": [...]} as JSON')
     p.add_argument("--max-in-flight", type=int, default=None, metavar="K",
                    help="tasks submitted at once (default: 2 x workers)")
+    p.add_argument("--max-steps", type=float, default=None, metavar="S",
+                   help="compute budget in particle-steps (default 1e12)")
     p.set_defaults(func=cmd_run)
 
 
@@ -67,34 +80,33 @@ def _format_errors(exc: Exception) -> str:
     return f"  {exc}"
 
 
-def _dump(points: list[dict[str, Any]]) -> str:
-    return json.dumps({"points": points}, allow_nan=False)
+def _dump(points: list[KappaPoint]) -> str:
+    return json.dumps({"points": [p.to_dict() for p in points]}, allow_nan=False)
 
 
-def _table(points: list[dict[str, Any]]) -> str:
+def _table(points: list[KappaPoint]) -> str:
+    def f(x: Any) -> str:
+        return "nan" if x is None else f"{x:.6g}"
+
     lines: list[str] = []
     for i, pt in enumerate(points):
-        params = ", ".join(f"{k}={v}" for k, v in pt["params"].items()) or "(no sweep axes)"
-
-        def f(x: Any) -> str:
-            return "nan" if x is None else f"{x:.6g}"
-
+        params = ", ".join(f"{k}={v}" for k, v in pt.params.items()) or "(no sweep axes)"
         lines.append(f"point {i}: {params}")
         lines.append(
-            f"  kappa_A = {f(pt['kappa_A'])} (ensemble {f(pt['kappa_A_ensemble'])}), "
-            f"kappa_H = {f(pt['kappa_H'])} (ensemble {f(pt['kappa_H_ensemble'])}), "
-            f"{pt['n_particles']} particles in {pt['n_tasks']} tasks"
-            + (f", kappa_perp = {f(pt['kappa_perp'])}" if "kappa_perp" in pt else "")
+            f"  kappa_A = {f(pt.kappa_A)} (ensemble {f(pt.kappa_A_ensemble)}), "
+            f"kappa_H = {f(pt.kappa_H)} (ensemble {f(pt.kappa_H_ensemble)}), "
+            f"{pt.n_particles} particles in {pt.n_tasks} tasks"
+            + (f", kappa_perp = {f(pt.kappa_perp)}" if pt.kappa_perp is not None else "")
         )
         lines.append(f"  {'t':>12}  {'kappa(t)':>12}  {'stderr':>10}   "
-                     f"(error from {pt['kappa_err_source']})")
-        for t, k, e in zip(pt["t"], pt["kappa"], pt["kappa_err"], strict=True):
+                     f"(error from {pt.kappa_err_source})")
+        for t, k, e in zip(pt.t, pt.kappa, pt.kappa_err, strict=True):
             lines.append(f"  {f(t):>12}  {f(k):>12}  {f(e):>10}")
     return "\n".join(lines)
 
 
-def _print_results(points: list[dict[str, Any]], as_json: bool) -> None:
-    print(_dump(points) if as_json else _table(points))
+def _print_results(results: SweepResults, as_json: bool) -> None:
+    print(_dump(results.kappa) if as_json else _table(results.kappa))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -103,10 +115,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from patchwalk_client.spec import load_spec
     from patchwalk_worker.store import StoreError
 
-    from patchwalk_service.engine import prepare, run_sweep
+    from .engine import prepare
+    from .settings import SettingsError, settings_from_args
 
     try:
-        spec = load_spec(Path(args.spec))
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        _err(f"patchwalk run: {exc}")
+        return 2
+    try:
+        spec = load_spec(Path(args.spec))  # the command line reads the file its user names
     except SpecError as exc:
         _err(f"patchwalk run: invalid spec {args.spec}:\n{_format_errors(exc)}")
         return 2
@@ -120,33 +138,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = str(Path(tmp) / "sweep.zarr")
     try:
         try:
-            prepare(spec, out)
+            prepared = prepare(spec, out, max_steps=settings.max_steps)
         except SpecError as exc:
-            _err(f"patchwalk run: the sweep cannot run:\n{_format_errors(exc)}")
+            _err(f"patchwalk run: {exc.title}:\n{_format_errors(exc)}")
             return 2
         except StoreError as exc:
             _err(f"patchwalk run: {exc}")
             return 2
-        return _run(args, spec, out, run_sweep)
+        return _run(args, settings, prepared, out)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(args: argparse.Namespace, spec: Any, out: str, run_sweep: Any) -> int:
+def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared, out: str) -> int:
+    from patchwalk_worker.results import read_results
     from patchwalk_worker.store import SweepStore
 
-    from patchwalk_service.cluster import make_client
-    from patchwalk_service.progress import make_progress
+    from .cluster import make_client
+    from .engine import run_prepared
+    from .progress import make_progress
 
     try:
-        client = make_client(workers=args.workers, scheduler=args.scheduler)
-    except ValueError as exc:
-        _err(f"patchwalk run: {exc}")
+        client = make_client(settings, prepared.plan.kernels)
+    except (OSError, TimeoutError) as exc:
+        _err(f"patchwalk run: cannot reach the Dask scheduler {settings.scheduler}: {exc}")
         return 2
     try:
-        report = run_sweep(spec, out, client, max_in_flight=args.max_in_flight,
-                           progress=make_progress())
+        report = run_prepared(prepared, client, max_in_flight=settings.max_in_flight,
+                              progress=make_progress())
     finally:
         client.close()  # type: ignore[no-untyped-call]
     if report.skipped:
@@ -154,17 +174,21 @@ def _run(args: argparse.Namespace, spec: Any, out: str, run_sweep: Any) -> int:
     if args.out is not None:
         _err(f"results in {out} ({report.computed} tasks computed, "
              f"{report.steps:.3g} particle-steps in {report.seconds:.1f} s)")
+    if report.error:
+        _err(f"patchwalk run: the sweep failed: {report.error}")
+        return 1
     store = SweepStore.open(out)
     if not store.complete():
         _err(f"patchwalk run: {store.done_count()} of {store.total()} tasks done; "
              "rerun the same command to finish")
         return 1
-    _print_results(store.point_results(), args.json)
+    _print_results(read_results(out), args.json)
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     """``patchwalk show``."""
+    from patchwalk_worker.results import ResultsError, read_results
     from patchwalk_worker.store import StoreError, SweepStore
 
     try:
@@ -180,5 +204,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         _err(f"patchwalk show: the sweep is incomplete ({done} of {total} tasks); "
              "finish it with `patchwalk run SPEC --out STORE`")
         return 1
-    _print_results(store.point_results(), args.json)
+    try:
+        results = read_results(args.store)
+    except ResultsError as exc:
+        _err(f"patchwalk show: {exc}")
+        return 1
+    _print_results(results, args.json)
     return 0

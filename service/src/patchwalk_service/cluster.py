@@ -1,20 +1,25 @@
-"""Dask clients for sweeps: an embedded LocalCluster, or an existing scheduler.
+"""The Dask client a sweep runs on: an embedded LocalCluster, or an existing scheduler.
 
 The embedded cluster has one worker *process* per core with one thread each, and numba (and
 BLAS) limited to one thread per process: parallelism comes from tasks, never from threads,
 so results cannot depend on thread scheduling. Each worker compiles — or, with ``cache=True``,
-loads from ``NUMBA_CACHE_DIR`` — the kernels once, on a tiny medium, before the first task.
-On a shared filesystem set ``NUMBA_CACHE_DIR`` to a directory every worker can write.
+loads from ``NUMBA_CACHE_DIR`` — the kernels a sweep uses once, on a tiny medium, before the
+first task. On a shared filesystem set ``NUMBA_CACHE_DIR`` to a directory every worker can write.
+
+Which cluster comes from :class:`~patchwalk_service.settings.ServiceSettings` (``scheduler``,
+``workers``); how the cluster itself behaves comes from Dask's own configuration.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Collection
 from typing import Any
 
 import dask
 from distributed import Client
+
+from .settings import ServiceSettings
 
 #: Environment of the embedded workers: one thread each for numba and BLAS.
 WORKER_ENV = {
@@ -23,6 +28,9 @@ WORKER_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
 }
+
+#: Warm-up tasks: (kernel, dimensions) on a tiny medium.
+_WARM_UP = (("exact", 1), ("exact", 2), ("euler", 1), ("pitch", 1))
 
 
 def _tiny_spec(kernel: str, dimensions: int) -> dict[str, Any]:
@@ -39,53 +47,46 @@ def _tiny_spec(kernel: str, dimensions: int) -> dict[str, Any]:
     }
 
 
-def warm() -> list[str]:
-    """Compile (or load from the numba cache) every kernel on a tiny medium.
+def warm(kernels: Collection[str] | None = None) -> list[str]:
+    """Compile (or load from the numba cache) ``kernels`` (None: all) on a tiny medium.
 
     Returns the kernels warmed; a kernel that fails here is simply not warmed (the real task
     will report its error).
     """
-    from patchwalk_client.spec import load_spec
+    from patchwalk_client.spec import validate_spec
     from patchwalk_worker.task import run_task
 
     warmed = []
-    for kernel, dims in (("exact", 1), ("exact", 2), ("euler", 1), ("pitch", 1)):
+    for kernel, dims in _WARM_UP:
+        if kernels is not None and kernel not in kernels:
+            continue
         try:
-            run_task(load_spec(_tiny_spec(kernel, dims)), 0, 0)
+            run_task(validate_spec(_tiny_spec(kernel, dims)), 0, 0)
             warmed.append(f"{kernel}{dims}d")
         except Exception:  # noqa: BLE001 - warming is an optimisation only
             pass
     return warmed
 
 
-def make_client(workers: int | None = None, scheduler: str | None = None) -> Client:
-    """A Dask client for a sweep, with the kernels warmed on every worker.
+def make_client(settings: ServiceSettings, kernels: Collection[str] | None = None) -> Client:
+    """A Dask client on the configured cluster, with ``kernels`` warmed on every worker.
 
     Parameters
     ----------
-    workers : int, optional
-        Worker processes of the embedded LocalCluster (default: one per core).
-    scheduler : str, optional
-        Address of an existing scheduler (``tcp://host:8786``) instead of a LocalCluster.
-
-    Raises
-    ------
-    ValueError
-        If both are given, or ``workers < 1``.
+    settings : ServiceSettings
+        ``scheduler`` (address of an existing scheduler) or else ``workers`` (worker
+        processes of an embedded LocalCluster).
+    kernels : collection of str, optional
+        Kernel names to compile before the first task (None: every kernel).
     """
-    if scheduler and workers:
-        raise ValueError("give --workers N or --scheduler ADDRESS, not both")
-    if scheduler:
-        client = Client(scheduler, set_as_default=False)  # type: ignore[no-untyped-call]
+    if settings.scheduler:
+        client = Client(settings.scheduler, set_as_default=False)  # type: ignore[no-untyped-call]
     else:
-        n = int(workers) if workers else (os.cpu_count() or 1)
-        if n < 1:
-            raise ValueError(f"--workers must be at least 1, got {n}")
-        # The engine bounds the tasks in flight itself, so let the scheduler hand each worker
-        # its next task before the current one ends (no idle round trip between tasks).
+        # The scheduler bounds the tasks in flight itself, so let Dask hand each worker its
+        # next task before the current one ends (no idle round trip between tasks).
         with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
             client = Client(  # type: ignore[no-untyped-call]
-                n_workers=n,
+                n_workers=settings.workers,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
@@ -93,5 +94,5 @@ def make_client(workers: int | None = None, scheduler: str | None = None) -> Cli
                 env=dict(WORKER_ENV),
                 set_as_default=False,
             )
-    client.run(warm)
+    client.run(warm, None if kernels is None else sorted(kernels))
     return client

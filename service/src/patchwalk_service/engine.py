@@ -1,11 +1,13 @@
-"""The sweep engine: points × tasks on Dask, written to one zarr store, resumable.
+"""One sweep driven to completion in this process: ``patchwalk run`` on the service's scheduler.
 
-``run_sweep`` validates every point before any work or any write, opens (or creates) the
-sweep's store, submits the tasks the store does not yet hold with a bounded number in flight
-(backpressure through ``distributed.as_completed``), and writes the summaries once every task
-is done. Each task writes its own chunks from inside the worker
-(:func:`patchwalk_worker.execute.execute_task`), so the result bits depend only on the spec:
-not on the number of workers, the completion order, or restarts.
+:func:`run_sweep` is the :class:`~patchwalk_service.scheduler.Scheduler` of ``patchwalk serve``
+given one sweep: an in-memory registry holds it, a :class:`StoreBackend` pinned to the store the
+user names holds its tasks, and the loop is stepped in this thread until the sweep is done,
+failed or cancelled. Task keys, retries, cancellation and progress are therefore exactly the
+service's. Every point is validated (feasibility, compute budget) before any write, a store of
+another spec is refused, finished tasks are skipped, and each task writes its own chunks from
+inside the worker, so the result bits depend only on the spec: not on the number of workers,
+the completion order, or restarts.
 """
 
 from __future__ import annotations
@@ -14,23 +16,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from patchwalk_worker.execute import execute_task
-from patchwalk_worker.store import SweepStore
+from patchwalk_client.errors import SpecError
 
-from patchwalk_service.progress import NullProgress, ProgressSink
+from .backend import Plan, StoreBackend
+from .progress import NullProgress, ProgressSink
+from .registry import ACTIVE, Registry
+from .runners import DaskRunner
+from .scheduler import Scheduler
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
     from patchwalk_client.spec import SweepSpec
 
 Cancel = Callable[[], bool] | threading.Event
-
-#: Dask retries of a task that raised (a worker that dies is rescheduled by Dask itself).
-RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -43,56 +44,57 @@ class RunReport:
     seconds: float  # wall time of this call
     steps: int  # particle-steps done by this call
     cancelled: bool = False
+    error: str | None = None  # why the sweep failed (a task raised on every attempt)
 
 
-def feasibility_errors(spec: SweepSpec) -> list[dict[str, str]]:
-    """Field errors of every point that cannot run (``budget.check_feasible``)."""
-    from patchwalk_client.sweep import expand_points
-    from patchwalk_worker.budget import check_feasible
+@dataclass(frozen=True)
+class Prepared:
+    """A validated sweep and its opened store."""
 
-    errors: list[dict[str, str]] = []
-    for point in expand_points(spec):
-        where = ", ".join(f"{k}={v}" for k, v in point.params.items())
-        for err in check_feasible(point.spec):
-            msg = str(err.get("msg", ""))
-            errors.append({"loc": str(err.get("loc", "")),
-                           "msg": f"{msg} (at point {where})" if where else msg})
-    return errors
+    backend: StoreBackend
+    plan: Plan
+    skipped: int
 
 
-def _spec_error(errors: list[dict[str, str]]) -> Exception:
-    from patchwalk_client.errors import SpecError
-
-    err: Exception = SpecError(errors, title="the sweep cannot run")
-    return err
-
-
-def prepare(spec: SweepSpec, store_path: str | Path) -> SweepStore:
+def prepare(spec: SweepSpec, store_path: str | Path, *, max_steps: float = 1e12) -> Prepared:
     """Validate every point, then create or open the store (nothing is written on error).
 
     Raises
     ------
-    patchwalk_client.spec.SpecError
-        A point cannot run (the errors name the fields and how to fix them).
+    patchwalk_client.errors.SpecError
+        A point cannot run, or the sweep exceeds ``max_steps`` (the errors say how to fix it).
     patchwalk_worker.store.StoreError
         The store holds another spec.
     """
-    errors = feasibility_errors(spec)
-    if errors:
-        raise _spec_error(errors)
-    return SweepStore.create_or_open(store_path, spec)
+    backend = StoreBackend(Path(store_path).parent, store=Path(store_path))
+    plan = backend.plan(spec.model_dump(mode="json"), max_steps=max_steps)
+    if plan.errors:
+        raise SpecError(plan.errors, title="the sweep cannot run")
+    over = plan.over_budget(max_steps)
+    if over:
+        raise SpecError.single("", over, title="the sweep is beyond the compute budget")
+    opened = backend.open(plan.spec_hash, plan.spec)
+    return Prepared(backend=backend, plan=plan, skipped=opened.total - len(opened.pending))
 
 
-def task_key(spec_hash: str, point: int, task: int) -> str:
-    """Deterministic Dask key of a task."""
-    return f"pw-{spec_hash[:12]}-{point}-{task}"
+class _Tally:
+    """Counts what a sweep did in this call and passes it on to the caller's sink."""
 
+    def __init__(self, sink: ProgressSink) -> None:
+        self.sink = sink
+        self.tasks = 0
+        self.steps = 0
 
-def _n_workers(client: Client) -> int:
-    try:
-        return max(1, len(client.scheduler_info()["workers"]))
-    except Exception:  # noqa: BLE001 - a scheduler that cannot say
-        return 1
+    def start(self, total: int, skipped: int) -> None:
+        self.sink.start(total, skipped)
+
+    def update(self, tasks: int, steps: int) -> None:
+        self.tasks += tasks
+        self.steps += steps
+        self.sink.update(tasks, steps)
+
+    def close(self) -> None:
+        self.sink.close()
 
 
 def _cancelled(cancel: Cancel | None) -> bool:
@@ -109,9 +111,9 @@ def run_sweep(
     client: Client,
     *,
     max_in_flight: int | None = None,
+    max_steps: float = 1e12,
     progress: ProgressSink | None = None,
     cancel: Cancel | None = None,
-    runner: Callable[..., Any] | None = None,
 ) -> RunReport:
     """Run (or resume) a sweep into ``store_path`` on ``client``.
 
@@ -122,65 +124,73 @@ def run_sweep(
     store_path : path
         Its zarr store; created if absent, resumed if it holds the same spec.
     client : distributed.Client
+        Left open.
     max_in_flight : int, optional
         Tasks submitted at once (default: twice the number of workers).
+    max_steps : float
+        Compute budget of the sweep in particle-steps.
     progress : ProgressSink, optional
     cancel : callable or threading.Event, optional
         Checked after each finished task; when true, the rest is cancelled (what was
-        written stays, and a later call resumes).
-    runner : callable, optional
-        Replaces ``run_task`` inside ``execute_task`` (tests; must be picklable).
+        written stays, and a later call resumes). Ctrl-C (``KeyboardInterrupt``) cancels too.
 
     Returns
     -------
     RunReport
+
+    Raises
+    ------
+    patchwalk_client.errors.SpecError, patchwalk_worker.store.StoreError
+        As :func:`prepare`, before any task runs.
     """
-    from distributed import as_completed
-
     t0 = time.perf_counter()
-    store = prepare(spec, store_path)
-    sink: ProgressSink = progress if progress is not None else NullProgress()
-    pending = store.pending()
-    total = store.total()
-    skipped = total - len(pending)
-    limit = int(max_in_flight) if max_in_flight else 2 * _n_workers(client)
-    limit = max(1, limit)
-    path = str(store.path)
-    extra = (runner,) if runner is not None else ()
+    prepared = prepare(spec, store_path, max_steps=max_steps)
+    return run_prepared(prepared, client, max_in_flight=max_in_flight, progress=progress,
+                        cancel=cancel, started=t0)
 
-    def submit(pk: tuple[int, int]) -> Any:
-        p, k = pk
-        return client.submit(execute_task, path, p, k, *extra,
-                             key=task_key(store.spec_hash, p, k), retries=RETRIES, pure=False)
 
-    todo = iter(pending)
-    computed = 0
-    steps = 0
+def run_prepared(
+    prepared: Prepared,
+    client: Client,
+    *,
+    max_in_flight: int | None = None,
+    progress: ProgressSink | None = None,
+    cancel: Cancel | None = None,
+    started: float | None = None,
+) -> RunReport:
+    """:func:`run_sweep` of a prepared sweep (``started``: the clock of its report)."""
+    t0 = time.perf_counter() if started is None else started
+    plan = prepared.plan
+    registry = Registry(":memory:")
+    record, _ = registry.create_or_get(
+        spec_hash=plan.spec_hash, name=plan.name, spec=plan.spec, n_points=plan.n_points,
+        tasks_total=plan.tasks_total, estimated_steps=plan.estimated_steps,
+    )
+    runner = DaskRunner(client, close_client=False)
+    scheduler = Scheduler(
+        registry, prepared.backend, runner, max_in_flight=max_in_flight, max_running=1
+    )
+    tally = _Tally(progress if progress is not None else NullProgress())
+    scheduler.watch(record.id, tally)
     cancelled = False
-    sink.start(total, skipped)
     try:
-        ac = as_completed([submit(pk) for pk in islice(todo, limit)], loop=client.loop)  # type: ignore[no-untyped-call]
-        for fut in ac:
-            res = fut.result()
-            fut.release()
-            # a task pending at the start is done by this call even when its result says
-            # "skipped": an attempt on a worker that died after writing it finished the work
-            computed += 1
-            steps += int(res["steps"])
-            sink.update(1, int(res["steps"]))
-            if _cancelled(cancel):
-                cancelled = True
+        while not cancelled:
+            seen = tally.tasks
+            scheduler.step()
+            record = registry.get(record.id) or record
+            if record.state not in ACTIVE:
                 break
-            nxt = next(todo, None)
-            if nxt is not None:
-                ac.add(submit(nxt))  # type: ignore[no-untyped-call]
-        if cancelled:
-            rest = list(ac.futures)
-            ac.clear()  # type: ignore[no-untyped-call]
-            client.cancel(rest)  # type: ignore[no-untyped-call]
-    finally:
-        sink.close()
-    if not cancelled and store.complete() and not store.has_summaries():
-        store.write_summaries()
-    return RunReport(total=total, skipped=skipped, computed=computed,
-                     seconds=time.perf_counter() - t0, steps=steps, cancelled=cancelled)
+            cancelled = tally.tasks > seen and _cancelled(cancel)
+    except KeyboardInterrupt:
+        cancelled = True
+    if cancelled:
+        registry.set_state(record.id, "cancelled", only_from=ACTIVE)
+        scheduler.request_cancel(record.id)
+        scheduler.step()
+    final = registry.get(record.id)
+    registry.close()
+    return RunReport(
+        total=plan.tasks_total, skipped=prepared.skipped, computed=tally.tasks,
+        seconds=time.perf_counter() - t0, steps=tally.steps, cancelled=cancelled,
+        error=None if final is None else final.error,
+    )

@@ -1,6 +1,6 @@
 """Progress of a sweep on a terminal: tasks done/total, particle-steps/s, ETA (tqdm).
 
-The engine reports to any object with ``start``, ``update`` and ``close``
+The scheduler reports a watched sweep to any object with ``start``, ``update`` and ``close``
 (:class:`ProgressSink`); :func:`make_progress` gives a tqdm bar when stdout is a terminal and
 a silent sink otherwise, so piped output (``--json``, CI logs) stays clean.
 """
@@ -13,7 +13,7 @@ from typing import Any, Protocol, TextIO
 
 
 class ProgressSink(Protocol):
-    """What the engine calls while a sweep runs."""
+    """What the scheduler calls while a watched sweep runs."""
 
     def start(self, total: int, skipped: int) -> None:
         """``total`` tasks in the sweep, ``skipped`` of them already done."""

@@ -77,11 +77,15 @@ class SweepRecord:
 
 
 class Registry:
-    """Thread-safe access to the SQLite registry at ``path``."""
+    """Thread-safe access to the SQLite registry at ``path``.
+
+    ``":memory:"`` gives a registry that lives only as long as this process (``patchwalk run``).
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0)
         self._conn.row_factory = sqlite3.Row

@@ -1,6 +1,6 @@
 """Where tasks run: a Dask cluster (the service default) or a thread pool (tests).
 
-The scheduler only needs four operations, so both fit one small protocol.
+The scheduler only needs these few operations, so both fit one small protocol.
 """
 
 from __future__ import annotations
@@ -20,13 +20,16 @@ class TaskRunner(Protocol):
         """Handles among ``handles`` that finished (waits up to ``timeout`` s for one)."""
 
     def result(self, handle: Any) -> Any:
-        """The task's return value; raises the task's exception."""
+        """The task's return value (raises the task's exception); called once per handle."""
 
     def cancel(self, handles: Iterable[Any]) -> None:
         """Cancel unfinished tasks (best effort)."""
 
     def close(self) -> None:
         """Release the resources."""
+
+    def workers(self) -> int:
+        """Workers that run tasks at once (sets the default number of tasks in flight)."""
 
 
 class DaskRunner:
@@ -52,7 +55,12 @@ class DaskRunner:
         return [h for h in handles if h in done]
 
     def result(self, handle: Any) -> Any:
-        return handle.result()
+        try:
+            return handle.result()
+        finally:
+            # forget the key on the cluster now, not when the last reference dies (a timed-out
+            # wait may keep one in a reference cycle): a later run may submit the same key
+            handle.release()
 
     def cancel(self, handles: Iterable[Any]) -> None:
         items = list(handles)
@@ -62,10 +70,13 @@ class DaskRunner:
     def close(self) -> None:
         if not self._close_client:
             return
-        cluster = getattr(self.client, "cluster", None)
+        cluster = self.client.cluster  # the embedded LocalCluster, or None
         self.client.close()
         if cluster is not None:
             cluster.close()
+
+    def workers(self) -> int:
+        return max(1, len(self.client.scheduler_info()["workers"]))
 
 
 class ThreadRunner:
@@ -73,6 +84,7 @@ class ThreadRunner:
 
     def __init__(self, workers: int = 2) -> None:
         self.pool = cf.ThreadPoolExecutor(max_workers=workers)
+        self._workers = workers
 
     def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> Any:
         return self.pool.submit(fn, *args)
@@ -92,3 +104,6 @@ class ThreadRunner:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def workers(self) -> int:
+        return self._workers

@@ -1,4 +1,9 @@
-"""The scheduler loop: shares the cluster among sweeps.
+"""The sweep driver: the one loop that runs sweeps, for ``patchwalk serve`` and ``patchwalk run``.
+
+It holds the one definition of a task's key (:func:`task_key`), of the retry policy
+(:data:`RETRIES`), of cancellation (:meth:`Scheduler.request_cancel`) and of progress
+(:class:`SweepRun`, reported to the registry and to any :class:`ProgressSink` watching a sweep).
+``patchwalk run`` is this scheduler running one sweep in-process (:mod:`.engine`).
 
 FIFO across sweeps (oldest first), at most ``max_running`` sweeps at once, and among the running
 ones a fair share of the ``max_in_flight`` task slots: free slots are dealt round-robin, one task
@@ -11,16 +16,30 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from .backend import SweepBackend
+from .progress import ProgressSink
 from .registry import Registry
 from .runners import TaskRunner
 
 _log = logging.getLogger(__name__)
+
+#: Further attempts of a task that raised before its sweep is marked failed (a worker that dies
+#: mid-task is rescheduled by Dask itself and costs no attempt).
+RETRIES = 2
+
+
+def task_key(sweep_id: str, point: int, task: int, attempt: int = 0) -> str:
+    """Deterministic cluster key of one attempt at task ``(point, task)`` of a sweep.
+
+    ``sweep_id`` may be the sweep id or its spec hash (the id is the hash's first 16 digits).
+    A retry gets its own key, so that it never meets the failed attempt's result.
+    """
+    key = f"pw-{sweep_id[:12]}-{point}-{task}"
+    return key if attempt == 0 else f"{key}-retry{attempt}"
 
 
 @dataclass
@@ -33,6 +52,7 @@ class SweepRun:
     done: int
     pending: deque[tuple[int, int]]
     in_flight: dict[Any, tuple[int, int]] = field(default_factory=dict)
+    attempts: dict[tuple[int, int], int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     done_here: int = 0
     steps_here: float = 0.0
@@ -57,7 +77,9 @@ class SweepRun:
 class Scheduler:
     """Feeds tasks of the registry's active sweeps to a :class:`TaskRunner`.
 
-    Use :meth:`start` for a background thread, or :meth:`run_until_idle` in tests.
+    ``max_in_flight`` tasks are submitted at once (default: twice the runner's workers), shared
+    by at most ``max_running`` sweeps. Use :meth:`start` for a background thread, or
+    :meth:`step` / :meth:`run_until_idle` to drive it from the calling thread.
     """
 
     def __init__(
@@ -66,14 +88,14 @@ class Scheduler:
         backend: SweepBackend,
         runner: TaskRunner,
         *,
-        max_in_flight: int = 8,
+        max_in_flight: int | None = None,
         max_running: int = 4,
         poll: float = 0.2,
     ) -> None:
         self.registry = registry
         self.backend = backend
         self.runner = runner
-        self.max_in_flight = max_in_flight
+        self.max_in_flight = max_in_flight or 2 * runner.workers()
         self.max_running = max_running
         self.poll = poll
         self.runs: dict[str, SweepRun] = {}
@@ -83,7 +105,9 @@ class Scheduler:
         self._stop = threading.Event()
         self._cancel: set[str] = set()
         self._thread: threading.Thread | None = None
+        self._sinks: dict[str, ProgressSink] = {}
         self.tasks_completed = 0
+        self.tasks_retried = 0
         self.tasks_failed = 0
         self.sweeps_failed = 0
         self._completions: deque[float] = deque(maxlen=10_000)
@@ -114,6 +138,11 @@ class Scheduler:
         with self._lock:
             self._cancel.add(sweep_id)
         self._wake.set()
+
+    def watch(self, sweep_id: str, sink: ProgressSink) -> None:
+        """Report the progress of ``sweep_id`` to ``sink`` while it runs here."""
+        with self._lock:
+            self._sinks[sweep_id] = sink
 
     def run_until_idle(self, timeout: float = 60.0) -> None:
         """Step the loop in this thread until no sweep is active (for tests)."""
@@ -200,6 +229,8 @@ class Scheduler:
                 )
                 self.runs[record.id] = run
                 self._order.append(record.id)
+                if record.id in self._sinks:
+                    self._sinks[record.id].start(run.total, run.done)
                 self.registry.set_state(record.id, "running", only_from=("queued", "running"))
                 self._save(run, force=True)
 
@@ -218,7 +249,8 @@ class Scheduler:
                         continue
                     point, task = run.pending.popleft()
                     fn, args = self.backend.task(run.id, point, task)
-                    key = f"pw-{run.id}-{point}-{task}-{uuid.uuid4().hex[:8]}"
+                    attempt = run.attempts.get((point, task), 0)
+                    key = task_key(run.id, point, task, attempt)
                     run.in_flight[self.runner.submit(fn, *args, key=key)] = (point, task)
                     free -= 1
                     gave = True
@@ -237,6 +269,14 @@ class Scheduler:
             try:
                 out = self.runner.result(handle)
             except Exception as exc:
+                attempt = run.attempts.get((point, task), 0) + 1
+                if attempt <= RETRIES:
+                    _log.warning("sweep %s: task (%d, %d) raised %r; retry %d of %d",
+                                 run.id, point, task, exc, attempt, RETRIES)
+                    self.tasks_retried += 1
+                    run.attempts[(point, task)] = attempt
+                    run.pending.appendleft((point, task))
+                    return
                 self.tasks_failed += 1
                 self._fail(
                     run.id, f"task (point {point}, task {task}) failed: {type(exc).__name__}: {exc}"
@@ -244,10 +284,12 @@ class Scheduler:
                 return
             self.tasks_completed += 1
             self._completions.append(time.monotonic())
+            steps = float(out.get("steps", 0) or 0) if isinstance(out, dict) else 0.0
             run.done += 1
             run.done_here += 1
-            if isinstance(out, dict):
-                run.steps_here += float(out.get("steps", 0) or 0)
+            run.steps_here += steps
+            if run.id in self._sinks:
+                self._sinks[run.id].update(1, int(steps))
             self._save(run)
             if not run.pending and not run.in_flight:
                 self._finish(run)
@@ -257,6 +299,7 @@ class Scheduler:
         if run.id in self._order:
             self._order.remove(run.id)
         self._save(run, force=True)
+        self._close_sink(run.id)
         try:
             self.backend.finalize(run.id, run.spec)
         except Exception as exc:
@@ -278,6 +321,12 @@ class Scheduler:
         if run is not None:
             self.runner.cancel(list(run.in_flight))
             self._save(run, force=True)
+        self._close_sink(sweep_id)
+
+    def _close_sink(self, sweep_id: str) -> None:
+        sink = self._sinks.pop(sweep_id, None)
+        if sink is not None:
+            sink.close()
 
     def _save(self, run: SweepRun, force: bool = False) -> None:
         now = time.monotonic()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from .auth import check_bind
-from .settings import ServiceSettings
+from .settings import SettingsError, settings_from_args
 
 
 def register_serve(subparsers: Any) -> None:
@@ -40,7 +41,12 @@ def register_serve(subparsers: Any) -> None:
         default=None,
         help="address of an existing Dask scheduler instead of a LocalCluster",
     )
-    p.add_argument("--max-in-flight", type=int, default=None, help="tasks on the cluster at once")
+    p.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="tasks on the cluster at once (default: 2 x workers)",
+    )
     p.add_argument(
         "--insecure",
         action="store_true",
@@ -50,25 +56,17 @@ def register_serve(subparsers: Any) -> None:
     p.set_defaults(func=serve_command)
 
 
-def settings_from_args(args: argparse.Namespace) -> ServiceSettings:
-    """Environment settings overridden by the command-line options that were given."""
-    overrides: dict[str, Any] = {}
-    for name in ("host", "port", "data_dir", "workers", "scheduler", "max_in_flight"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
-    if getattr(args, "insecure", False):
-        overrides["insecure"] = True
-    return ServiceSettings(**overrides)
-
-
 def serve_command(args: argparse.Namespace) -> int:
     """Run the service until interrupted."""
     import uvicorn
 
     from .app import create_app
 
-    settings = settings_from_args(args)
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        print(f"patchwalk serve: {exc}", file=sys.stderr)
+        return 2
     check_bind(settings.host, settings.tokens, settings.insecure)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)

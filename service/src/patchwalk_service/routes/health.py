@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
 
 from ..metrics import render_metrics
 from ..problems import ProblemError
@@ -12,18 +15,30 @@ public = APIRouter(tags=["health"])
 protected = APIRouter(tags=["health"])
 
 
-@public.get("/healthz")
-def healthz() -> dict[str, str]:
+class Health(BaseModel):
+    """``/healthz``: the process answers."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    """``/readyz``: the service accepts work."""
+
+    status: Literal["ready"] = "ready"
+
+
+@public.get("/healthz", response_model=Health)
+def healthz() -> Health:
     """The process is up."""
-    return {"status": "ok"}
+    return Health()
 
 
-@public.get("/readyz")
-def readyz(request: Request) -> dict[str, str]:
+@public.get("/readyz", response_model=Readiness)
+def readyz(request: Request) -> Readiness:
     """The registry and the cluster client are up and the scheduler accepts work."""
-    if not getattr(request.app.state, "ready", False):
+    if not request.app.state.ready:
         raise ProblemError(503, "the service is starting or stopping; retry in a few seconds")
-    return {"status": "ready"}
+    return Readiness()
 
 
 @protected.get("/metrics", response_class=PlainTextResponse)

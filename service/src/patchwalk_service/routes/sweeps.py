@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from patchwalk_client.models import SweepPage, SweepStatus
 
 from ..problems import ProblemError
@@ -95,7 +95,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _spec_source(body: bytes, content_type: str) -> str | dict[str, Any]:
+def _spec_source(body: bytes, content_type: str) -> tuple[str | dict[str, Any], str | None]:
+    """The spec of a request body — a JSON object, or text — and the media type to parse it.
+
+    The body is only ever spec text: a body that looks like a path is parsed as text too (and
+    fails as a spec), never opened.
+    """
     ctype = content_type.split(";")[0].strip().lower()
     try:
         text = body.decode("utf-8")
@@ -131,14 +136,14 @@ def _spec_source(body: bytes, content_type: str) -> str | dict[str, Any]:
                 title="Invalid sweep spec",
                 errors=[{"loc": "", "msg": "expected a JSON object"}],
             )
-        return data
+        return data, "application/json"
     if ctype and not any(t in ctype for t in _TEXT_TYPES):
         raise ProblemError(
             415,
             f"unsupported content type {ctype!r}: use application/json, application/toml "
             "or application/yaml",
         )
-    return text
+    return text, ctype or None
 
 
 @router.post(
@@ -153,19 +158,16 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
 
     settings = request.app.state.settings
     body = await _read_body(request, settings.max_body_bytes)
-    source = _spec_source(body, request.headers.get("content-type", ""))
+    source, media_type = _spec_source(body, request.headers.get("content-type", ""))
     backend = request.app.state.backend
     try:
-        plan = await run_in_threadpool(backend.plan, source, max_steps=settings.max_steps)
+        plan = await run_in_threadpool(
+            backend.plan, source, max_steps=settings.max_steps, media_type=media_type
+        )
     except SpecError as exc:
         raise ProblemError(422, str(exc), title="Invalid sweep spec", errors=exc.errors) from None
-    if plan.estimated_steps > settings.max_steps:
-        msg = (
-            f"the sweep needs an estimated {plan.estimated_steps:.3g} particle-steps, beyond this "
-            f"service's compute budget of {settings.max_steps:.3g} particle-steps per sweep "
-            "(PATCHWALK_MAX_STEPS); use fewer particles or points, a shorter times.max, or a "
-            "larger courant number"
-        )
+    msg = plan.over_budget(settings.max_steps)
+    if msg:
         raise ProblemError(
             422,
             msg,
@@ -285,8 +287,3 @@ async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-def json_response(data: Any) -> JSONResponse:
-    """JSON with NaN/inf already mapped to null by the producer."""
-    return JSONResponse(data)
