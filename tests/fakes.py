@@ -75,13 +75,16 @@ class FakeBackend:
     def _run(self, sweep_id: str, point: int, task: int) -> dict[str, float]:
         with self._lock:
             self.executed.append((sweep_id, point, task))
-        if sweep_id in self.failing:
+            attempts = self.executed.count((sweep_id, point, task))
+        if sweep_id in self.failing or attempts <= self.fail_first:
             raise RuntimeError(f"boom in point {point} task {task}")
         with self._lock:
             self.done.setdefault(sweep_id, set()).add((point, task))
         return {"steps": 1000.0, "seconds": 0.001}
 
     failing: set[str] = set()
+    #: every task raises on its first ``fail_first`` attempts
+    fail_first = 0
 
     def finalize(self, sweep_id: str, spec: dict[str, Any]) -> None:
         self.finalized.append(sweep_id)

@@ -31,9 +31,11 @@ energy = [1.0, 2.0]
 """
 
 
-def patchwalk(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def patchwalk(*args: str, timeout: float = 240,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "patchwalk_client.cli", *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout,
+                          env=None if env is None else {**os.environ, **env})
 
 
 @pytest.fixture
@@ -51,6 +53,20 @@ def test_bad_spec_names_field_exit_2_nothing_written(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "particles.count" in r.stderr
     assert not out.exists()
+
+
+def test_settings_come_from_the_environment_and_options_override_them(
+    tmp_path: Path, spec_file: Path
+) -> None:
+    out = tmp_path / "out.zarr"
+    r = patchwalk("run", str(spec_file), "--out", str(out), env={"PATCHWALK_MAX_STEPS": "10"})
+    assert r.returncode == 2 and "more than the limit 10:" in r.stderr, r.stderr
+    assert not out.exists()
+    r = patchwalk("run", str(spec_file), "--out", str(out), "--max-steps", "20",
+                  env={"PATCHWALK_MAX_STEPS": "10"})
+    assert r.returncode == 2 and "more than the limit 20:" in r.stderr, r.stderr
+    r = patchwalk("run", str(spec_file), "--out", str(out), env={"PATCHWALK_WORKERS": "0"})
+    assert r.returncode == 2 and "PATCHWALK_WORKERS" in r.stderr and not out.exists()
 
 
 @pytest.mark.slow

@@ -135,3 +135,29 @@ def test_background_thread_runs_to_done(tmp_path: Path, backend: FakeBackend) ->
     rec = reg.get(sid)
     assert rec is not None and rec.state == "done" and rec.tasks_done == 12
     assert rec.steps_per_second is not None and rec.steps_per_second > 0
+
+
+def test_a_task_is_retried_then_the_sweep_fails(tmp_path: Path, backend: FakeBackend) -> None:
+    from patchwalk_service.scheduler import RETRIES, task_key
+
+    reg = Registry(tmp_path / "r.db")
+    runner = ManualRunner()
+    backend.fail_first = RETRIES  # every task raises on all but its last allowed attempt
+    sid = _add(reg, backend, name="flaky", points=2, tasks=2)
+    sched = Scheduler(reg, backend, runner, max_in_flight=2, poll=0.01)
+    keys: list[str] = []
+    submit = runner.submit
+    runner.submit = lambda fn, *args, key: keys.append(key) or submit(fn, *args, key=key)  # type: ignore[method-assign]
+    sched.run_until_idle(timeout=10)
+    rec = reg.get(sid)
+    assert rec is not None and rec.state == "done" and rec.tasks_done == 4
+    assert sched.tasks_retried == 4 * RETRIES and sched.tasks_failed == 0
+    assert sorted(keys) == sorted(
+        task_key(sid, p, t, a) for p in range(2) for t in range(2) for a in range(RETRIES + 1)
+    )
+    backend.fail_first = RETRIES + 1
+    other = _add(reg, backend, name="too-flaky", points=1, tasks=1)
+    sched.run_until_idle(timeout=10)
+    rec = reg.get(other)
+    assert rec is not None and rec.state == "failed" and "boom" in str(rec.error)
+    assert sched.tasks_failed == 1 and sched.sweeps_failed == 1

@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pytest
 from kstats import K, kappa_bar
+from numba import njit
 from patchwalk_worker.kernels import run_exact
-from patchwalk_worker.kernels.exact import skew_fraction
+from patchwalk_worker.kernels.exact import interface_step
 from patchwalk_worker.media import Medium
-from patchwalk_worker.rng import task_state
+from patchwalk_worker.rng import particle_state, task_state
 
 
 def test_homogeneous_kappa_exact_at_all_times() -> None:
@@ -31,6 +32,30 @@ def test_homogeneous_escape_mean_time() -> None:
     mean = s1 / n
     err = math.sqrt((s2 / n - mean**2) / n)
     assert abs(mean - ell**2 / (2 * kap)) < K * err + 0.25 / (128 * kap)  # + one step (τ late)
+
+
+@njit(cache=False)
+def skew_fraction(k_minus: float, k_plus: float, t: float, n_steps: int, n: int,
+                  task: np.ndarray) -> float:
+    """Fraction of ``n`` particles started on an isolated interface (x = 0, κ₋ | κ₊) with
+    x_t > 0 after ``n_steps`` equal exact steps. Skew-BM theory: p = √κ₊/(√κ₊+√κ₋) for all t.
+    """
+    rs = np.empty(4, dtype=np.uint64)
+    s_m = math.sqrt(k_minus)
+    s_p = math.sqrt(k_plus)
+    dt = t / n_steps
+    above = 0
+    for p in range(n):
+        particle_state(task, p, rs)
+        x = 0.0
+        for _ in range(n_steps):
+            if x >= 0.0:  # on the + side: interface to the left
+                x, _t, _c = interface_step(x, 0.0, -1, k_plus, s_p, s_m, x / s_p, dt, rs)
+            else:
+                x, _t, _c = interface_step(x, 0.0, 1, k_minus, s_m, s_p, -x / s_m, dt, rs)
+        if x > 0.0:
+            above += 1
+    return above / n
 
 
 @pytest.mark.parametrize(("km", "kp"), [(1.0, 100.0), (100.0, 1.0), (0.3, 0.3)])
@@ -157,9 +182,9 @@ def test_exit_time_series_agree_and_invert() -> None:
     from patchwalk_worker.kernels.common import (
         exit_cdf_small,
         exit_survival_large,
+        exit_table,
         exit_time_quantile,
     )
-    from patchwalk_worker.kernels.exact import exit_table
 
     # the image and eigenfunction series are two exact forms of the same law
     for s in np.linspace(0.12, 0.6, 9):
@@ -177,8 +202,7 @@ def test_exit_time_series_agree_and_invert() -> None:
 
 
 def test_exit_time_moments() -> None:
-    from patchwalk_worker.kernels.common import exit_time_quantile
-    from patchwalk_worker.kernels.exact import exit_table
+    from patchwalk_worker.kernels.common import exit_table, exit_time_quantile
 
     # y = √2 W from 0 leaves [-1, 1] at T: E[T] = 1/(2D) = 1/2, E[T²] = 5/12 (D = 1)
     tab = exit_table()

@@ -1,0 +1,42 @@
+"""One settings model for ``run`` and ``serve``: argument > PATCHWALK_* environment > default."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import pytest
+from patchwalk_service.settings import ServiceSettings, SettingsError, settings_from_args
+
+
+def args(**kw: object) -> argparse.Namespace:
+    base: dict[str, object] = {"workers": None, "scheduler": None, "max_in_flight": None,
+                               "max_steps": None, "insecure": False, "json": False}
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def test_layers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("PATCHWALK_"):
+            monkeypatch.delenv(name)
+    s = settings_from_args(args())
+    assert s.workers == (os.cpu_count() or 1) and s.max_in_flight is None
+    assert s.max_steps == 1e12 and s.scheduler is None and not s.insecure
+    monkeypatch.setenv("PATCHWALK_WORKERS", "3")
+    monkeypatch.setenv("PATCHWALK_MAX_STEPS", "1e6")
+    monkeypatch.setenv("PATCHWALK_INSECURE", "true")
+    s = settings_from_args(args())
+    assert (s.workers, s.max_steps, s.insecure) == (3, 1e6, True)
+    s = settings_from_args(args(workers=5, max_steps=2e6))
+    assert (s.workers, s.max_steps, s.insecure) == (5, 2e6, True)
+
+
+def test_errors_name_the_option_or_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATCHWALK_MAX_IN_FLIGHT", "0")
+    with pytest.raises(SettingsError, match="PATCHWALK_MAX_IN_FLIGHT"):
+        settings_from_args(args())
+    monkeypatch.delenv("PATCHWALK_MAX_IN_FLIGHT")
+    with pytest.raises(SettingsError, match="--workers"):
+        settings_from_args(args(workers=0))
+    assert ServiceSettings(max_in_flight=3).max_in_flight == 3
