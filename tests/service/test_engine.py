@@ -158,3 +158,16 @@ def test_worker_killed_mid_task(tmp_path: Path, client: Client) -> None:
         assert not th.is_alive()
     assert box["rep"].computed + box["rep"].skipped == 12
     assert arrays(path) == arrays(ref)
+
+
+def test_axes_out_of_alphabetical_order_keep_their_order(tmp_path: Path, client: Client) -> None:
+    from patchwalk_client.spec import spec_hash
+
+    spec = load_spec(spec_dict(sweep={"seed": [3, 4], "energy": [1.0, 3.0]},
+                               particles={"count": 200, "per_task": 200}))
+    rep = run_sweep(spec, tmp_path / "o.zarr", client)
+    assert rep.computed == 4 and rep.error is None
+    store = SweepStore.open(tmp_path / "o.zarr")
+    assert store.spec_hash == spec_hash(spec)
+    assert [p.params for p in store.points][:2] == [{"seed": 3, "energy": 1.0},
+                                                   {"seed": 3, "energy": 3.0}]

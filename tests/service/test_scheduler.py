@@ -161,3 +161,14 @@ def test_a_task_is_retried_then_the_sweep_fails(tmp_path: Path, backend: FakeBac
     rec = reg.get(other)
     assert rec is not None and rec.state == "failed" and "boom" in str(rec.error)
     assert sched.tasks_failed == 1 and sched.sweeps_failed == 1
+
+
+def test_the_registry_keeps_the_order_of_the_sweep_axes(tmp_path: Path) -> None:
+    """The axes' order is the points' order, and part of the spec hash: a stored spec keeps it."""
+    reg = Registry(tmp_path / "r.db")
+    spec = {"name": "order", "sweep": {"zeta": [1, 2], "alpha": [3, 4]}}
+    rec, _ = reg.create_or_get(spec_hash="f" * 64, name="order", spec=spec, n_points=4,
+                               tasks_total=4)
+    assert list(rec.spec["sweep"]) == ["zeta", "alpha"]
+    reg.close()
+    assert list(Registry(tmp_path / "r.db").get(rec.id).spec["sweep"]) == ["zeta", "alpha"]  # type: ignore[union-attr]

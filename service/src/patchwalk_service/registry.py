@@ -143,7 +143,7 @@ class Registry:
                         sweep_id,
                         name,
                         spec_hash,
-                        json.dumps(spec, sort_keys=True),
+                        json.dumps(spec),  # key order kept: the sweep axes' order is the points'
                         "queued",
                         now,
                         now,
