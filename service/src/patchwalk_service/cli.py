@@ -1,12 +1,13 @@
-"""``patchwalk run`` and ``patchwalk show`` (registered through the ``patchwalk.commands``
-entry point; ``register`` adds one sub-command per function, and ``serve``).
+"""The service's commands ``patchwalk run``, ``show`` and ``serve`` (registered through the
+``patchwalk.commands`` entry point; ``register`` adds one sub-command per function).
 
 ``patchwalk run SPEC [--out STORE] [--workers N | --scheduler ADDR] [--json]`` runs a sweep on
 an embedded LocalCluster (or an existing scheduler) into a zarr store — a temporary one
 without ``--out`` — resuming a store of the same spec, and prints κ̄(t) per point. It is the
 service's scheduler running one sweep in this process (:mod:`patchwalk_service.engine`), with
 the service's settings: an option overrides ``PATCHWALK_<OPTION>``, which overrides the default.
-``patchwalk show STORE [--json]`` prints what a store holds.
+``patchwalk show STORE [--json]`` prints what a store holds. ``patchwalk serve`` runs the REST
+service under uvicorn.
 Exit status: 0 done, 1 incomplete/cancelled/failed, 2 bad input (nothing written).
 """
 
@@ -17,10 +18,12 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.errors import SpecError
     from patchwalk_client.models import KappaPoint, SweepResults
 
     from .engine import Prepared
@@ -29,8 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def register(subparsers: Any) -> None:
     """Add ``run``, ``show`` and ``serve`` to the ``patchwalk`` parser."""
-    from .serve import register_serve
-
     register_run(subparsers)
     register_show(subparsers)
     register_serve(subparsers)
@@ -69,15 +70,51 @@ def register_show(subparsers: Any) -> None:
     p.set_defaults(func=cmd_show)
 
 
+class TqdmProgress:
+    """A tqdm bar over tasks with the particle-step rate as a postfix; tqdm gives the ETA."""
+
+    def __init__(self, file: TextIO | None = None, desc: str = "patchwalk") -> None:
+        self._file = file if file is not None else sys.stderr
+        self._desc = desc
+        self._bar: Any = None
+        self._steps = 0
+        self._t0 = 0.0
+
+    def start(self, total: int, skipped: int) -> None:
+        from tqdm import tqdm
+
+        self._t0 = time.perf_counter()
+        self._bar = tqdm(total=total, initial=skipped, desc=self._desc, unit="task",
+                         file=self._file, dynamic_ncols=True, smoothing=0.1)
+
+    def update(self, tasks: int, steps: int) -> None:
+        if self._bar is None:
+            return
+        self._steps += steps
+        dt = max(time.perf_counter() - self._t0, 1e-9)
+        self._bar.set_postfix_str(f"{self._steps / dt:.3g} particle-steps/s", refresh=False)
+        self._bar.update(tasks)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def make_progress(enabled: bool | None = None) -> TqdmProgress | None:
+    """A tqdm bar if ``enabled`` (default: stdout is a terminal), else None (nothing shown), so
+    piped output (``--json``, CI logs) stays clean."""
+    if enabled is None:
+        enabled = sys.stdout.isatty()
+    return TqdmProgress() if enabled else None
+
+
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def _format_errors(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if isinstance(errors, list) and errors:
-        return "\n".join(f"  {e.get('loc', '')}: {e.get('msg', '')}" for e in errors)
-    return f"  {exc}"
+def _format_errors(exc: SpecError) -> str:
+    return "\n".join(f"  {e['loc']}: {e['msg']}" for e in exc.errors) or f"  {exc}"
 
 
 def _dump(points: list[KappaPoint]) -> str:
@@ -157,7 +194,6 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
 
     from .cluster import make_client
     from .engine import run_prepared
-    from .progress import make_progress
 
     try:
         client = make_client(settings, prepared.plan.kernels)
@@ -210,4 +246,68 @@ def cmd_show(args: argparse.Namespace) -> int:
         _err(f"patchwalk show: {exc}")
         return 1
     _print_results(results, args.json)
+    return 0
+
+
+def register_serve(subparsers: Any) -> None:
+    """Add ``serve`` to the ``patchwalk`` command's subparsers."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run the REST service (embedded Dask LocalCluster unless --scheduler)",
+        description=(
+            "Run the patchwalk REST service. Defaults come from PATCHWALK_* environment "
+            "variables (PATCHWALK_TOKENS: comma-separated bearer tokens). Without tokens the "
+            "service only binds a loopback address unless --insecure is given."
+        ),
+    )
+    p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="registry.db and stores/ live here (default ./patchwalk-data)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of the embedded LocalCluster (default: one per core)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of an existing Dask scheduler instead of a LocalCluster",
+    )
+    p.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="tasks on the cluster at once (default: 2 x workers)",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow binding a non-loopback address without tokens",
+    )
+    p.add_argument("--log-level", default="info", help="uvicorn log level")
+    p.set_defaults(func=serve_command)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Run the service until interrupted."""
+    import uvicorn
+
+    from .app import create_app
+    from .auth import check_bind
+    from .settings import SettingsError, settings_from_args
+
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        print(f"patchwalk serve: {exc}", file=sys.stderr)
+        return 2
+    check_bind(settings.host, settings.tokens, settings.insecure)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0

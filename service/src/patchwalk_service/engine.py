@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING
 from patchwalk_client.errors import SpecError
 
 from .backend import Plan, StoreBackend
-from .progress import NullProgress, ProgressSink
 from .registry import ACTIVE, Registry
 from .runners import DaskRunner
-from .scheduler import Scheduler
+from .scheduler import NullProgress, ProgressSink, Scheduler
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client

@@ -18,10 +18,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .backend import SweepBackend
-from .progress import ProgressSink
 from .registry import Registry
 from .runners import TaskRunner
 
@@ -30,6 +29,32 @@ _log = logging.getLogger(__name__)
 #: Further attempts of a task that raised before its sweep is marked failed (a worker that dies
 #: mid-task is rescheduled by Dask itself and costs no attempt).
 RETRIES = 2
+
+
+class ProgressSink(Protocol):
+    """What the scheduler calls while a watched sweep runs (:meth:`Scheduler.watch`)."""
+
+    def start(self, total: int, skipped: int) -> None:
+        """``total`` tasks in the sweep, ``skipped`` of them already done."""
+
+    def update(self, tasks: int, steps: int) -> None:
+        """``tasks`` more tasks finished, having done ``steps`` particle-steps."""
+
+    def close(self) -> None:
+        """The sweep ended (finished, cancelled or failed)."""
+
+
+class NullProgress:
+    """A sink that shows nothing (not a terminal)."""
+
+    def start(self, total: int, skipped: int) -> None:  # noqa: D102
+        pass
+
+    def update(self, tasks: int, steps: int) -> None:  # noqa: D102
+        pass
+
+    def close(self) -> None:  # noqa: D102
+        pass
 
 
 def task_key(sweep_id: str, point: int, task: int, attempt: int = 0) -> str:
