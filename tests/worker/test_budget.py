@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from patchwalk_client.spec import SweepSpec, load_spec
 from patchwalk_worker import budget
+from patchwalk_worker.kernels import pitch, reference
+from patchwalk_worker.kernels.registry import get_kernel
 
 
 def spec(**over: Any) -> SweepSpec:
@@ -39,14 +41,14 @@ def test_euler_steps_follow_d3(energy: float) -> None:
     k_max = max(2.0 * energy**1.0, 1e-2 * energy**0.5)
     l_min = 0.5  # power-law l_min < narrow mean - width/2 = 2.5
     dt = 2e-3 * l_min**2 / k_max
-    assert budget.euler_dt(s) == pytest.approx(dt, rel=1e-12)
+    assert get_kernel("euler").dt(s) == pytest.approx(dt, rel=1e-12)
     assert budget.estimate_steps(s) == pytest.approx(1000 * 500.0 / dt, rel=1e-12)
 
 
 def test_shortest_patch_from_narrow_pdf() -> None:
     s = spec(medium__high__patches={"pdf": "narrow", "mean": 4.0, "width": 2.0})
     # shortest patch: min(4 - 1, 3 - 0.5) = 2.5
-    assert budget.euler_dt(s) == pytest.approx(1e-3 * 2.5**2 / 2.0, rel=1e-12)
+    assert get_kernel("euler").dt(s) == pytest.approx(1e-3 * 2.5**2 / 2.0, rel=1e-12)
 
 
 def test_pitch_steps_and_mean_free_path() -> None:
@@ -56,9 +58,9 @@ def test_pitch_steps_and_mean_free_path() -> None:
     k_max = 2.0 * 2.0
     sigma_max = v**2 / (2 * k_min)
     dt = 0.1 / sigma_max
-    assert budget.pitch_dt(s) == pytest.approx(dt, rel=1e-12)
+    assert get_kernel("pitch").dt(s) == pytest.approx(dt, rel=1e-12)
     assert budget.estimate_steps(s) == pytest.approx(1000 * 500.0 / dt, rel=1e-12)
-    assert budget.pitch_mean_free_path(s) == pytest.approx(2 * k_max / v, rel=1e-12)
+    assert pitch.mean_free_path(s) == pytest.approx(2 * k_max / v, rel=1e-12)
     assert budget.check_feasible(s, max_steps=math.inf) == []
     slow = spec(kernel="pitch", pitch__v=1.0)
     (err,) = budget.check_feasible(slow, max_steps=math.inf)
@@ -69,20 +71,20 @@ def test_pitch_steps_and_mean_free_path() -> None:
 def test_exact_steps_upper_bound() -> None:
     s = spec(kernel="exact", exact__safety=4.0)
     dt = (0.5 / 4.0) ** 2 / (2 * 2.0)
-    assert budget.exact_min_dt(s) == pytest.approx(dt, rel=1e-12)
+    assert get_kernel("exact").dt(s) == pytest.approx(dt, rel=1e-12)
     assert budget.estimate_steps(s) == pytest.approx(1000 * (10 + 500.0 / dt), rel=1e-12)
     # in 2D the strip height can bound the step instead
     s2 = spec(kernel="exact", dimensions=2, medium__kappa_perp=0.5, medium__l_perp=0.1)
     dt2 = min((0.5 / 8.0) ** 2 / (2 * 2.0), (0.1 / 8.0) ** 2 / (2 * 0.5))
-    assert budget.exact_min_dt(s2) == pytest.approx(dt2, rel=1e-12)
+    assert get_kernel("exact").dt(s2) == pytest.approx(dt2, rel=1e-12)
 
 
 def test_reference_cells_and_work() -> None:
     s = spec(kernel="reference", reference__cells_per_l_min=16)
     cells = math.ceil(2000.0 / 0.5 * 16)
-    assert budget.reference_cells(s) == cells
+    assert reference.reference_cells(s) == cells
     assert budget.estimate_steps(s) == cells * 10
-    errs = budget.check_feasible(s, max_bytes=8.0 * budget.REFERENCE_ARRAYS * cells - 1)
+    errs = budget.check_feasible(s, max_bytes=8.0 * reference.REFERENCE_ARRAYS * cells - 1)
     assert [e["loc"] for e in errs] == ["reference.cells_per_l_min"]
     dense = spec(kernel="reference", reference__method="eigen")
     errs = budget.check_feasible(dense, max_bytes=1e9)
@@ -116,7 +118,7 @@ def test_explicit_medium() -> None:
     s = load_spec({"kernel": "euler", "medium": {"patches": [[1.0, 1.0], [0.5, 0.02], [2.0, 0.5]]},
                    "particles": {"count": 10}, "times": {"min": 1.0, "max": 10.0}, "energy": 5.0})
     # explicit patches carry no beta: no energy scaling; l_min = 0.5, kappa_max = 1
-    assert budget.euler_dt(s) == pytest.approx(1e-3 * 0.25 / 1.0, rel=1e-12)
-    assert budget.period(s) == 3.5
+    assert get_kernel("euler").dt(s) == pytest.approx(1e-3 * 0.25 / 1.0, rel=1e-12)
+    assert s.medium.period() == 3.5
     assert budget.medium_bytes(s) == 48
     assert budget.check_feasible(s) == []

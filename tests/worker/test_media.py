@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace as NS
+from typing import Any
 
 import numpy as np
 import pytest
+from patchwalk_client.spec import SweepSpec, load_spec
 from patchwalk_worker.media import (
     Medium,
     auto_strips,
@@ -18,16 +19,17 @@ from patchwalk_worker.media import (
 from patchwalk_worker.patches import Exponential, Narrow, PowerLaw, filling_fraction
 
 
-def _spec(**medium):
-    base = dict(
-        length=2000.0,
-        high=NS(kappa=1.0, beta=2.0, patches=NS(pdf="power_law", alpha=2.5, l_min=1.0, l_max=50.0)),
-        low=NS(kappa=0.01, beta=0.5, patches=NS(pdf="same")),
-        patches=None, kappa_perp=None, beta_perp=0.0, l_perp=None, strips=None,
-        start_phase="random",
-    )
+def _spec(energy: float = 1.0, dimensions: int = 1, **medium: Any) -> SweepSpec:
+    base: dict[str, Any] = {
+        "length": 2000.0,
+        "high": {"kappa": 1.0, "beta": 2.0,
+                 "patches": {"pdf": "power_law", "alpha": 2.5, "l_min": 1.0, "l_max": 50.0}},
+        "low": {"kappa": 0.01, "beta": 0.5, "patches": {"pdf": "same"}},
+    }
     base.update(medium)
-    return NS(medium=NS(**base), energy=1.0, dimensions=1, seed=0)
+    base = {k: v for k, v in base.items() if v is not None}
+    return load_spec({"medium": base, "energy": energy, "dimensions": dimensions, "seed": 0,
+                      "particles": {"count": 1}, "times": {"min": 1.0, "max": 100.0}})
 
 
 @pytest.mark.parametrize("start", ["high", "low", "random"])
@@ -70,22 +72,20 @@ def test_random_start_phase_follows_filling_fraction() -> None:
 
 
 def test_build_medium_energy_scaling_and_2d() -> None:
-    spec = _spec()
-    spec.energy = 10.0
+    spec = _spec(energy=10.0)
     m = build_medium(spec, np.random.default_rng(0), t_max=100.0)
     assert set(np.unique(m.kappa)) == {100.0, 0.01 * 10**0.5}
     assert m.n_strips == 1 and m.l_perp == 0.0
     ka, kh = ensemble_means(spec)
     assert ka > kh > 0
-    spec2 = _spec(kappa_perp=0.5, l_perp=1.0, beta_perp=1.0)
-    spec2.dimensions = 2
+    spec2 = _spec(dimensions=2, kappa_perp=0.5, l_perp=1.0, beta_perp=1.0)
     m2 = build_medium(spec2, np.random.default_rng(0), t_max=100.0)
     assert m2.n_strips == auto_strips(0.5, 100.0, 1.0) == 30
     assert m2.kappa_perp == 0.5
     for s in range(m2.n_strips):
         e, _ = m2.strip(s)
         assert e[0] == 0.0 and e[-1] == 2000.0
-    spec2.medium.strips = 3
+    spec2 = _spec(dimensions=2, kappa_perp=0.5, l_perp=1.0, beta_perp=1.0, strips=3)
     assert build_medium(spec2, np.random.default_rng(0), 100.0).n_strips == 3
     assert auto_strips(0.0, 100.0, 1.0) == 8 and auto_strips(1e6, 1e6, 1.0) == 512
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace as NS
 
 import numpy as np
 import pytest
@@ -127,15 +126,16 @@ def test_short_time_item2() -> None:
 
 
 def test_theory_curves_from_spec() -> None:
-    spec = NS(
-        seed=3, energy=1.0, dimensions=2,
-        medium=NS(length=500.0,
-                  high=NS(kappa=1.0, beta=0.0,
-                          patches=NS(pdf="power_law", alpha=3.0, l_min=1.0, l_max=50.0)),
-                  low=NS(kappa=0.01, beta=0.0, patches=NS(pdf="same")),
-                  patches=None, kappa_perp=0.1, beta_perp=0.0, l_perp=1.0, strips=2,
-                  start_phase="random"),
-    )
+    from patchwalk_client.spec import load_spec
+
+    spec = load_spec({
+        "seed": 3, "dimensions": 2,
+        "medium": {"length": 500.0, "kappa_perp": 0.1, "l_perp": 1.0, "strips": 2,
+                   "high": {"kappa": 1.0, "patches": {"pdf": "power_law", "alpha": 3.0,
+                                                      "l_min": 1.0, "l_max": 50.0}},
+                   "low": {"kappa": 0.01, "patches": {"pdf": "same"}}},
+        "particles": {"count": 1}, "times": {"min": 0.01, "max": 1e4},
+    })
     t = np.geomspace(0.01, 1e4, 12)
     cur = theory_curves(spec, t)
     for key in ("kappa_A", "kappa_H", "progressive_harmonic_mean", "scaling_7", "c7",

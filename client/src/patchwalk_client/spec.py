@@ -183,6 +183,10 @@ class Phase(_Model):
     beta: FiniteFloat = 0.0
     patches: PatchPdf
 
+    def kappa_at(self, energy: float) -> float:
+        """κ·(E/E0)^β at ``energy`` = E/E0 (the one definition of the energy scaling)."""
+        return float(self.kappa * energy**self.beta)
+
 
 class MediumSpec(_Model):
     """The medium: two random phases (``high``/``low``) or an explicit periodic ``patches`` list."""
@@ -242,6 +246,12 @@ class MediumSpec(_Model):
         if isinstance(pdf, SamePdf):
             pdf = self.high.patches if self.high is not None else pdf
         return None if isinstance(pdf, SamePdf) else pdf
+
+    def period(self) -> float:
+        """x period of one realisation (explicit media: the sum of the patch lengths)."""
+        if self.patches:
+            return float(sum(length for length, _ in self.patches))
+        return float(self.length or 0.0)
 
     def longest_patch(self) -> float | None:
         """Longest possible patch over both phases (explicit: the longest listed)."""
@@ -498,7 +508,14 @@ class SweepSpec(_Model):
         m = self.medium
         if m.patches:
             return [float(k) for _, k in m.patches]
-        return [float(p.kappa * self.energy**p.beta) for p in (m.high, m.low) if p is not None]
+        return [p.kappa_at(self.energy) for p in (m.high, m.low) if p is not None]
+
+    def kappa_high_low(self) -> tuple[float, float]:
+        """(κ_high, κ_low) of a two-phase medium at this spec's energy."""
+        m = self.medium
+        if m.high is None or m.low is None:
+            raise ValueError("kappa_high_low needs a two-phase medium (medium.high and .low)")
+        return m.high.kappa_at(self.energy), m.low.kappa_at(self.energy)
 
     def kappa_perp_scaled(self) -> float:
         """κ⊥·(E/E0)^β⊥ (0 in 1D)."""

@@ -241,26 +241,27 @@ def auto_strips(kappa_perp: float, t_max: float, l_perp: float) -> int:
     return int(np.clip(np.ceil(3.0 * np.sqrt(2.0 * kappa_perp * t_max) / l_perp), 8, 512))
 
 
-def _phase_pdfs(medium_spec: Any) -> tuple[AnyPdf, AnyPdf]:
-    high = pdf_from_spec(medium_spec.high.patches)
-    low_patches = medium_spec.low.patches
-    low_kind = low_patches.get("pdf") if isinstance(low_patches, dict) else low_patches.pdf
-    low = high if low_kind == "same" else pdf_from_spec(low_patches)
-    return high, low
+def phase_pdfs(spec: Any) -> tuple[AnyPdf, AnyPdf]:
+    """(high, low) patch pdfs of a two-phase point spec, ``pdf = "same"`` resolved by the spec
+    (``MediumSpec.phase_pdf``)."""
+    high, low = spec.medium.phase_pdf("high"), spec.medium.phase_pdf("low")
+    if high is None or low is None:
+        raise ValueError("give medium.patches, or medium.high, medium.low and medium.length")
+    return pdf_from_spec(high), pdf_from_spec(low)
 
 
-def phase_kappas(spec: Any) -> tuple[float, float]:
-    """(κ_high, κ_low) of a resolved spec with the energy scaling κ·(E/E0)^β applied."""
-    m, e = spec.medium, float(spec.energy)
-    return float(m.high.kappa * e**m.high.beta), float(m.low.kappa * e**m.low.beta)
+def strip_count(spec: Any, t_max: float) -> int:
+    """Strips of a realisation drawn for output times up to ``t_max`` (the one rule).
 
-
-def perp_kappa(spec: Any) -> float:
-    """κ⊥·(E/E0)^β⊥ of a resolved 2D spec (0 in 1D)."""
+    1 in 1D and for explicit ``medium.patches`` (one strip, the same at every y); otherwise
+    ``medium.strips``, or :func:`auto_strips` of the energy-scaled κ⊥, ``t_max`` and l⊥.
+    """
     m = spec.medium
-    if int(spec.dimensions) != 2:
-        return 0.0
-    return float((m.kappa_perp or 0.0) * float(spec.energy) ** m.beta_perp)
+    if int(spec.dimensions) != 2 or m.patches is not None:
+        return 1
+    if m.strips:
+        return int(m.strips)
+    return auto_strips(spec.kappa_perp_scaled(), t_max, float(m.l_perp or 0.0))
 
 
 def build_medium(spec: Any, rng: np.random.Generator, t_max: float) -> Medium:
@@ -268,27 +269,24 @@ def build_medium(spec: Any, rng: np.random.Generator, t_max: float) -> Medium:
 
     Explicit ``medium.patches`` give :meth:`Medium.from_patches` (no energy scaling; in 2D one
     strip, the same at every y). Otherwise each strip is drawn by :func:`generate_strip` with
-    κ = κ·(E/E0)^β per phase; in 2D the number of strips is ``medium.strips`` or
-    :func:`auto_strips` (κ⊥ t_max, l⊥).
+    κ = κ·(E/E0)^β per phase (``SweepSpec.kappa_high_low``); in 2D the number of strips is
+    :func:`strip_count`.
     """
     m = spec.medium
     two_d = int(spec.dimensions) == 2
     l_perp = float(m.l_perp or 0.0) if two_d else 0.0
-    k_perp = perp_kappa(spec)
+    k_perp = spec.kappa_perp_scaled()
     if two_d and l_perp <= 0:
         raise ValueError("medium.l_perp must be > 0 when dimensions = 2")
     if m.patches is not None:
         return Medium.from_patches(m.patches, l_perp=l_perp, kappa_perp=k_perp)
-    if m.high is None or m.low is None or m.length is None:
+    if m.length is None:
         raise ValueError("give medium.patches, or medium.high, medium.low and medium.length")
-    high, low = _phase_pdfs(m)
-    k_high, k_low = phase_kappas(spec)
-    n_strips = 1
-    if two_d:
-        n_strips = int(m.strips) if m.strips else auto_strips(k_perp, t_max, l_perp)
+    high, low = phase_pdfs(spec)
+    k_high, k_low = spec.kappa_high_low()
     return generate_two_phase(
-        high, low, k_high, k_low, float(m.length), rng,
-        n_strips=n_strips, start_phase=str(m.start_phase), l_perp=l_perp, kappa_perp=k_perp,
+        high, low, k_high, k_low, float(m.length), rng, n_strips=strip_count(spec, t_max),
+        start_phase=str(m.start_phase), l_perp=l_perp, kappa_perp=k_perp,
     )
 
 
@@ -301,7 +299,7 @@ def ensemble_means(spec: Any) -> tuple[float, float]:
     if m.patches is not None:
         med = Medium.from_patches(m.patches)
         return med.kappa_A, med.kappa_H
-    high, low = _phase_pdfs(m)
+    high, low = phase_pdfs(spec)
     f = filling_fraction(high, low)
-    k_high, k_low = phase_kappas(spec)
+    k_high, k_low = spec.kappa_high_low()
     return f * k_low + (1 - f) * k_high, 1.0 / (f / k_low + (1 - f) / k_high)

@@ -8,10 +8,16 @@ The generator is xoshiro256++ (Blackman & Vigna) on a ``uint64[4]`` state array,
   (equal-area layers under f(x) = exp(-x²/2), base layer holding the tail), and one 64-bit
   output supplies the layer index, the sign and a 53-bit uniform.
 
-Streams: a task's state comes from :func:`task_state` (``SeedSequence(seed, spawn_key=(point,
-task, 1))``); particle ``p``'s state is :func:`particle_state` -- every state word hashed with
-``p`` by the splitmix64 finaliser (a bijection of the word), so each particle has its own 256-bit
-starting point, and results depend only on (seed, point, task), never on threads or order.
+Seed streams (the only place they are defined; table in docs/interfaces.md §6): every random
+draw of a sweep comes from ``SeedSequence(seed, spawn_key=(point, task, stream))``:
+
+* stream :data:`MEDIUM_STREAM` (0) -- :func:`medium_rng`, the medium realisation of a task;
+  theory curves and the κ̄_2D heuristics use :func:`theory_rng`, the same stream of
+  ``(point, task) = (0, 0)`` (drawn with each point's own spec);
+* stream :data:`PARTICLE_STREAM` (1) -- :func:`task_state`, the task's xoshiro state; particle
+  ``p``'s state is :func:`particle_state` -- every state word hashed with ``p`` by the
+  splitmix64 finaliser (a bijection of the word), so each particle has its own 256-bit starting
+  point, and results depend only on (seed, point, task), never on threads or order.
 """
 
 from __future__ import annotations
@@ -165,14 +171,35 @@ def particle_state(task: np.ndarray, p: int, out: np.ndarray) -> None:
         out[0] = _U64(0x9E3779B97F4A7C15)
 
 
-def task_state(seed: int, point: int, task: int) -> np.ndarray:
-    """xoshiro256 state (uint64[4]) of a task, from ``SeedSequence(seed, (point, task, 1))``."""
+#: Stream of a task's medium realisation.
+MEDIUM_STREAM = 0
+#: Stream of a task's particles.
+PARTICLE_STREAM = 1
+
+
+def seed_sequence(seed: int, point: int, task: int, stream: int) -> np.random.SeedSequence:
+    """``SeedSequence(seed, spawn_key=(point, task, stream))``: the root of every random draw."""
     if seed < 0 or point < 0 or task < 0:
         raise ValueError(
             f"seed, point and task must be >= 0 (got {seed}, {point}, {task}); "
             "use the sweep seed and 0-based point/task indices"
         )
-    state = np.random.SeedSequence(seed, spawn_key=(point, task, 1)).generate_state(4, np.uint64)
+    return np.random.SeedSequence(seed, spawn_key=(point, task, stream))
+
+
+def medium_rng(seed: int, point: int, task: int) -> np.random.Generator:
+    """Generator of the medium realisation of task ``(point, task)``."""
+    return np.random.default_rng(seed_sequence(seed, point, task, MEDIUM_STREAM))
+
+
+def theory_rng(seed: int) -> np.random.Generator:
+    """Generator of the realisation the theory curves are evaluated on (task 0 of point 0)."""
+    return medium_rng(seed, 0, 0)
+
+
+def task_state(seed: int, point: int, task: int) -> np.ndarray:
+    """xoshiro256 state (uint64[4]) of a task, from its :data:`PARTICLE_STREAM`."""
+    state = seed_sequence(seed, point, task, PARTICLE_STREAM).generate_state(4, np.uint64)
     if not state.any():  # pragma: no cover - probability 2**-256
         state[0] = np.uint64(0x9E3779B97F4A7C15)
     return state

@@ -31,8 +31,9 @@ import numpy as np
 import zarr
 
 from patchwalk_worker.dataset import write_dataset
+from patchwalk_worker.kernels.kernel import escape_distances
 from patchwalk_worker.results import read_results, records, summarise, write_results
-from patchwalk_worker.task import TaskResult, escape_distances, n_tasks
+from patchwalk_worker.task import TaskResult, n_tasks
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_client.spec import SweepSpec

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from patchwalk_worker.media import Medium, _phase_pdfs, build_medium, phase_kappas
+from patchwalk_worker.media import Medium, build_medium, phase_pdfs
 from patchwalk_worker.patches import PatchPdf, PowerLaw, filling_fraction
+from patchwalk_worker.rng import theory_rng
 
 FloatArray = NDArray[np.float64]
 
@@ -240,14 +241,14 @@ def theory_curves(spec: Any, t: ArrayLike) -> dict[str, FloatArray]:
 
     Keys: ``kappa_A``, ``kappa_H`` (ensemble, eq. 5; explicit media: their own means),
     ``progressive_harmonic_mean`` (C1–C2 on the realisation of task 0, drawn with
-    ``SeedSequence(seed, spawn_key=(0, 0, 0))``), ``short_time`` (item 2, same realisation);
+    :func:`~patchwalk_worker.rng.theory_rng`), ``short_time`` (item 2, same realisation);
     for two-phase media also ``scaling_6``, ``c7``; for a power-law high phase ``scaling_7``;
     in 2D ``kappa_perp`` (constant κ⊥) and, for a power-law high phase, ``scaling_11``.
     """
     t_arr = np.asarray(t, dtype=np.float64)
     ones = np.ones_like(t_arr)
     m = spec.medium
-    rng = np.random.default_rng(np.random.SeedSequence(int(spec.seed), spawn_key=(0, 0, 0)))
+    rng = theory_rng(int(spec.seed))
     medium = build_medium(spec, rng, float(t_arr.max()))
     x_med = Medium(medium.edges, medium.kappa, medium.offsets, medium.length)
     out: dict[str, FloatArray] = {}
@@ -256,8 +257,8 @@ def theory_curves(spec: Any, t: ArrayLike) -> dict[str, FloatArray]:
     if m.patches is not None:
         out["kappa_A"], out["kappa_H"] = x_med.kappa_A * ones, x_med.kappa_H * ones
     else:
-        high, low = _phase_pdfs(m)
-        kh, kl = phase_kappas(spec)
+        high, low = phase_pdfs(spec)
+        kh, kl = spec.kappa_high_low()
         f = filling_fraction(high, low)
         ka, khm = two_phase_means(f, kh, kl)
         out["kappa_A"], out["kappa_H"] = ka * ones, khm * ones
@@ -283,7 +284,7 @@ def kappa_2d_heuristic(spec: Any) -> dict[str, float]:
     ``eq11``: the two-phase power-law scaling (11) (NaN unless the high phase is a power law).
     """
     m = spec.medium
-    rng = np.random.default_rng(np.random.SeedSequence(int(spec.seed), spawn_key=(0, 0, 0)))
+    rng = theory_rng(int(spec.seed))
     # one strip is enough for the PHM (strips are independent realisations of one pdf)
     medium = build_medium(spec, rng, 1.0)
     kperp = float(medium.kappa_perp)  # energy-scaled κ⊥
@@ -296,9 +297,9 @@ def kappa_2d_heuristic(spec: Any) -> dict[str, float]:
         eq10 = float(progressive_harmonic_mean(strip, np.array([tau_perp]))[0])
     eq11 = math.nan
     if m.patches is None:
-        high, low = _phase_pdfs(m)
+        high, low = phase_pdfs(spec)
         if isinstance(high, PowerLaw) and kperp > 0:
-            kh, _kl = phase_kappas(spec)
+            kh, _kl = spec.kappa_high_low()
             f = filling_fraction(high, low)
             eq11 = float(
                 scaling_11(kperp, float(m.l_perp), kh, f, high.alpha, high.l_min, high.l_max)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
@@ -342,3 +343,17 @@ def exit_time_horizon(eps: float) -> float:
         else:
             hi = mid
     return 0.5 * (lo + hi)
+
+
+@lru_cache(maxsize=1)
+def exit_table() -> np.ndarray:
+    """Quantile table of the unit exit time (built once per process, read-only)."""
+    q = exit_quantile_table(EXIT_TABLE_N)
+    q.flags.writeable = False
+    return q
+
+
+@lru_cache(maxsize=16)
+def exit_horizon(safety: float) -> float:
+    """s with P(T > s) = 2Φ(-safety), the same per-step neglected probability as the steps."""
+    return exit_time_horizon(math.erfc(safety / math.sqrt(2.0)))

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numba import njit
+from patchwalk_client.spec import EulerOptions
 
 from ..media import Medium
 from ..rng import normal, particle_state
@@ -42,6 +43,10 @@ from .common import (
     record,
     start_position,
 )
+from .kernel import Kernel, escape_distances, l_min
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.spec import SweepSpec
 
 
 @njit(cache=True, inline="always")
@@ -217,10 +222,14 @@ def euler_kernel(
     return steps
 
 
+def euler_step(shortest: float, kappa_max: float, courant: float) -> float:
+    """Time step of eq. (D3): κ_max Δt / l_min² = ``courant`` (the one definition)."""
+    return courant * shortest * shortest / kappa_max
+
+
 def euler_dt(medium: Medium, courant: float) -> float:
-    """Time step of eq. (D3): κ_max Δt / l_min² = ``courant``."""
-    l_min = float(np.min(medium.lengths()))
-    return courant * l_min * l_min / float(np.max(medium.kappa))
+    """Time step of eq. (D3) on a realisation: its shortest patch and largest κ."""
+    return euler_step(float(np.min(medium.lengths())), float(np.max(medium.kappa)), courant)
 
 
 def run_euler(
@@ -260,3 +269,27 @@ def run_euler(
         smoothing == "inverse_kappa", bool(drift), sums, esc,
     )
     return KernelResult(sums=sums, esc=esc, steps=int(steps))
+
+
+def spec_dt(spec: SweepSpec) -> float:
+    """Time step of eq. (D3) for a point: the shortest possible patch and the largest κ."""
+    return euler_step(l_min(spec), max(spec.phase_kappas()), spec.euler.courant)
+
+
+def _cost(spec: SweepSpec) -> float:
+    """count · t_max / Δt: exactly the steps the kernel takes."""
+    return spec.particles.count * spec.times.max / spec_dt(spec)
+
+
+def _run(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: int,
+         state: np.ndarray) -> KernelResult:
+    o = spec.euler
+    return run_euler(medium, times, n_particles, state, escape=escape_distances(spec),
+                     smoothing=o.smoothing, width=o.width, courant=o.courant, drift=o.drift)
+
+
+KERNEL = Kernel(
+    name="euler", options=EulerOptions, run=_run, cost=_cost, dt=spec_dt,
+    advice=("times.max", "lower times.max or particles.count, or raise euler.courant "
+            "(the paper's D3 uses 1e-3)"),
+)

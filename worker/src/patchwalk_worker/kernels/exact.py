@@ -64,19 +64,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
+from patchwalk_client.spec import ExactOptions
 
 from ..media import Medium
 from ..rng import normal, particle_state, uniform
 from .common import (
-    EXIT_TABLE_N,
     KernelResult,
     check_args,
-    exit_quantile_table,
-    exit_time_horizon,
+    exit_horizon,
+    exit_table,
     exit_time_quantile,
     locate,
     neighbour,
@@ -85,20 +85,10 @@ from .common import (
     record_escape,
     start_position,
 )
+from .kernel import Kernel, escape_distances, l_min
 
-
-@lru_cache(maxsize=1)
-def exit_table() -> np.ndarray:
-    """Quantile table of the unit exit time (built once per process, read-only)."""
-    q = exit_quantile_table(EXIT_TABLE_N)
-    q.flags.writeable = False
-    return q
-
-
-@lru_cache(maxsize=16)
-def exit_horizon(safety: float) -> float:
-    """s with P(T > s) = 2Φ(-safety), the same per-step neglected probability as the steps."""
-    return exit_time_horizon(math.erfc(safety / math.sqrt(2.0)))
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.spec import SweepSpec
 
 
 @njit(cache=True, inline="always")
@@ -125,30 +115,6 @@ def interface_step(
     if uniform(rs) * (sc + sn) < sn:  # + side with p = sqrt(k+)/(sqrt(k+) + sqrt(k-))
         return xi_ + direction * ay * sn, True, True
     return xi_ - direction * ay * sc, True, False
-
-
-@njit(cache=True)
-def skew_fraction(k_minus: float, k_plus: float, t: float, n_steps: int, n: int,
-                  task: np.ndarray) -> float:
-    """Fraction of ``n`` particles started on an isolated interface (x = 0, κ₋ | κ₊) with
-    x_t > 0 after ``n_steps`` equal exact steps. Skew-BM theory: p = √κ₊/(√κ₊+√κ₋) for all t.
-    """
-    rs = np.empty(4, dtype=np.uint64)
-    s_m = math.sqrt(k_minus)
-    s_p = math.sqrt(k_plus)
-    dt = t / n_steps
-    above = 0
-    for p in range(n):
-        particle_state(task, p, rs)
-        x = 0.0
-        for _ in range(n_steps):
-            if x >= 0.0:  # on the + side: interface to the left
-                x, _t, _c = interface_step(x, 0.0, -1, k_plus, s_p, s_m, x / s_p, dt, rs)
-            else:
-                x, _t, _c = interface_step(x, 0.0, 1, k_minus, s_m, s_p, -x / s_m, dt, rs)
-        if x > 0.0:
-            above += 1
-    return above / n
 
 
 @njit(cache=True)
@@ -388,3 +354,36 @@ def run_exact(
         float(strip_fraction),
     )
     return KernelResult(sums=sums, esc=esc, steps=int(steps))
+
+
+def spec_dt(spec: SweepSpec) -> float:
+    """Smallest step of the exact kernel: Δt = (l_min/safety)² / (2 κ_max).
+
+    A step of standard deviation √(2κΔt) may not reach the next-but-one interface (at least
+    one whole patch, ≥ l_min, away) within ``safety`` deviations. In 2D with κ⊥ > 0 the
+    strip height bounds it too: (l_⊥/safety)² / (2 κ⊥).
+    """
+    dt = (l_min(spec) / spec.exact.safety) ** 2 / (2.0 * max(spec.phase_kappas()))
+    k_perp = spec.kappa_perp_scaled()
+    if spec.dimensions == 2 and k_perp > 0 and spec.medium.l_perp:
+        dt = min(dt, (spec.medium.l_perp / spec.exact.safety) ** 2 / (2.0 * k_perp))
+    return dt
+
+
+def _cost(spec: SweepSpec) -> float:
+    """count · (n_times + t_max / Δt_min): an upper bound (every step in the fastest phase
+    next to the shortest patch); measured 2.7–24× above the true count (docs/engine.md)."""
+    n_times = len(spec.output_times())
+    return spec.particles.count * (n_times + spec.times.max / spec_dt(spec))
+
+
+def _run(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: int,
+         state: np.ndarray) -> KernelResult:
+    return run_exact(medium, times, n_particles, state, escape=escape_distances(spec),
+                     safety=spec.exact.safety)
+
+
+KERNEL = Kernel(
+    name="exact", options=ExactOptions, run=_run, cost=_cost, dt=spec_dt, warm_up=(1, 2),
+    advice=("times.max", "lower times.max or particles.count, or lower exact.safety"),
+)

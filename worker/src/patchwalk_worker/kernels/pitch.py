@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
+from patchwalk_client.spec import PitchOptions
 
 from ..media import Medium
 from ..rng import normal, particle_state, uniform
@@ -34,6 +36,10 @@ from .common import (
     record,
     start_position,
 )
+from .kernel import Kernel, escape_distances, l_min
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.spec import SweepSpec
 
 
 @njit(cache=True)
@@ -118,9 +124,14 @@ def pitch_kernel(
     return steps
 
 
+def pitch_step(kappa_min: float, v: float, courant: float) -> float:
+    """Time step ``courant / σ_max`` with σ = v²/(2κ) (eq. D5; the one definition)."""
+    return courant * 2.0 * kappa_min / (v * v)
+
+
 def pitch_dt(medium: Medium, v: float, courant: float) -> float:
-    """Time step ``courant / σ_max`` with σ = v²/(2κ)."""
-    return courant * 2.0 * float(np.min(medium.kappa)) / (v * v)
+    """Time step ``courant / σ_max`` on a realisation (its smallest κ)."""
+    return pitch_step(float(np.min(medium.kappa)), v, courant)
 
 
 def run_pitch(
@@ -150,3 +161,43 @@ def run_pitch(
         t, esc_d, int(n_particles), st, float(v), pitch_dt(medium, v, courant), sums, esc,
     )
     return KernelResult(sums=sums, esc=esc, steps=int(steps))
+
+
+def spec_dt(spec: SweepSpec) -> float:
+    """Time step ``courant / σ_max`` of a point (its smallest κ)."""
+    return pitch_step(min(spec.phase_kappas()), spec.pitch.v, spec.pitch.courant)
+
+
+def mean_free_path(spec: SweepSpec) -> float:
+    """Longest mean free path v/σ = 2κ_max/v; the paper keeps it below l_min (Appendix D)."""
+    return 2.0 * max(spec.phase_kappas()) / spec.pitch.v
+
+
+def _cost(spec: SweepSpec) -> float:
+    """count · t_max / Δt: exactly the steps the kernel takes."""
+    return spec.particles.count * spec.times.max / spec_dt(spec)
+
+
+def _check(spec: SweepSpec, max_bytes: float) -> list[dict[str, str]]:
+    """The walk must scatter within a patch: mean free path < shortest patch."""
+    mfp, shortest = mean_free_path(spec), l_min(spec)
+    if mfp < shortest:
+        return []
+    k_max = max(spec.phase_kappas())
+    return [{"loc": "pitch.v", "msg": (
+        f"v = {spec.pitch.v:g} gives a mean free path 2*kappa_max/v = {mfp:g} >= the "
+        f"shortest patch {shortest:g}; the pitch-angle walk must scatter within a patch: "
+        f"raise pitch.v above {2 * k_max / shortest:g}")}]
+
+
+def _run(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: int,
+         state: np.ndarray) -> KernelResult:
+    o = spec.pitch
+    return run_pitch(medium, times, n_particles, state, escape=escape_distances(spec),
+                     v=o.v, courant=o.courant)
+
+
+KERNEL = Kernel(
+    name="pitch", options=PitchOptions, run=_run, cost=_cost, dt=spec_dt, check=_check,
+    advice=("times.max", "lower times.max or particles.count, or raise pitch.courant"),
+)

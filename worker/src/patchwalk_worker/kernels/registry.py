@@ -1,0 +1,82 @@
+"""The kernel registry: every kernel's :class:`~patchwalk_worker.kernels.kernel.Kernel` by name.
+
+Task dispatch (:func:`patchwalk_worker.task.run_task`), budgets
+(:mod:`patchwalk_worker.budget`) and warm-up (:func:`warm_up`) iterate over :data:`KERNELS`.
+Its names are the spec's ``kernel`` values, whose one table is
+``patchwalk_client.options.KERNEL_OPTIONS`` (a test checks that the two agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from patchwalk_client.spec import parse_spec
+
+from ..media import build_medium
+from ..rng import medium_rng, task_state
+from . import euler, exact, pitch, reference
+from .kernel import Kernel
+
+#: Every kernel, by the name a spec gives it.
+KERNELS: dict[str, Kernel] = {
+    k.name: k for k in (exact.KERNEL, euler.KERNEL, pitch.KERNEL, reference.KERNEL)
+}
+
+
+def get_kernel(name: str) -> Kernel:
+    """The kernel called ``name``.
+
+    Raises
+    ------
+    ValueError
+        If there is no such kernel (the message lists the kernels there are).
+    """
+    try:
+        return KERNELS[name]
+    except KeyError:
+        raise ValueError(
+            f"no kernel named {name!r}: use one of {', '.join(KERNELS)}"
+        ) from None
+
+
+def warm_up_spec(name: str, dimensions: int) -> dict[str, Any]:
+    """A tiny spec that runs kernel ``name`` in a fraction of a second (two particles)."""
+    medium: dict[str, Any] = {"patches": [[1.0, 1.0], [1.0, 0.1]]}
+    if dimensions == 2:
+        medium.update(kappa_perp=0.1, l_perp=1.0, strips=2)
+    return {
+        "name": "warm-up", "kernel": name, "dimensions": dimensions, "medium": medium,
+        "particles": {"count": 2, "per_task": 2}, "times": {"min": 0.01, "max": 0.1, "count": 2},
+        "escape": {"distances": [0.5]},
+    }
+
+
+def warm_up(names: Iterable[str] | None = None) -> list[str]:
+    """Compile (or load from the numba cache) kernels on their tiny warm-up media.
+
+    Parameters
+    ----------
+    names : iterable of str, optional
+        Kernels to warm (default: all). Unknown names raise ``ValueError``.
+
+    Returns
+    -------
+    list of str
+        What was warmed, as ``"<kernel><d>d"`` (e.g. ``"exact2d"``). A kernel that fails here
+        is left out: warming is an optimisation, the real task reports the error.
+    """
+    kernels = list(KERNELS.values()) if names is None else [get_kernel(n) for n in names]
+    warmed = []
+    for kernel in kernels:
+        for dims in kernel.warm_up:
+            try:
+                spec = parse_spec(warm_up_spec(kernel.name, dims))
+                times = np.asarray(spec.output_times(), dtype=np.float64)
+                medium = build_medium(spec, medium_rng(0, 0, 0), float(times[-1]))
+                kernel.run(spec, medium, times, spec.particles.count, task_state(0, 0, 0))
+            except Exception:  # noqa: BLE001 - warming is an optimisation only
+                continue
+            warmed.append(f"{kernel.name}{dims}d")
+    return warmed
