@@ -193,6 +193,9 @@ def test_failure_is_reported(tmp_path: Path, backend: FakeBackend) -> None:
         metrics = c.get("/metrics").text
         assert "patchwalk_sweep_failures_total 1" in metrics
         assert "patchwalk_task_failures_total 1" in metrics
+        # the failed task was attempted RETRIES more times (the other task may have been, too)
+        retries = [ln for ln in metrics.splitlines() if ln.startswith("patchwalk_task_retries")]
+        assert len(retries) == 1 and 2 <= int(retries[0].split()[1]) <= 4
         assert 'patchwalk_sweeps{state="failed"} 1' in metrics
 
 

@@ -45,7 +45,7 @@ class ProgressSink(Protocol):
 
 
 class NullProgress:
-    """A sink that shows nothing (not a terminal)."""
+    """A sink that reports nothing."""
 
     def start(self, total: int, skipped: int) -> None:  # noqa: D102
         pass

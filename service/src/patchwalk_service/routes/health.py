@@ -57,7 +57,7 @@ def _line(name: str, value: float, labels: dict[str, str] | None = None) -> str:
 
 
 def render_metrics(registry: Registry, scheduler: Scheduler) -> str:
-    """Queue depth, sweeps by state, in-flight tasks, tasks/s, task and sweep failures."""
+    """Queue depth, sweeps by state, in-flight tasks, tasks/s, retries, task and sweep failures."""
     counts = registry.count_by_state()
     out: list[str] = []
 
@@ -97,9 +97,15 @@ def render_metrics(registry: Registry, scheduler: Scheduler) -> str:
         [_line("patchwalk_tasks_completed_total", scheduler.tasks_completed)],
     )
     metric(
+        "patchwalk_task_retries_total",
+        "counter",
+        "Task attempts that raised and were submitted again since the service started.",
+        [_line("patchwalk_task_retries_total", scheduler.tasks_retried)],
+    )
+    metric(
         "patchwalk_task_failures_total",
         "counter",
-        "Tasks that raised since the service started.",
+        "Tasks that raised on every attempt since the service started.",
         [_line("patchwalk_task_failures_total", scheduler.tasks_failed)],
     )
     metric(
