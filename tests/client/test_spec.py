@@ -12,7 +12,7 @@ import pytest
 import yaml
 from patchwalk_client.errors import SpecError
 from patchwalk_client.spec import SweepSpec, load_spec, parse_spec, spec_hash
-from specs import small_spec
+from specs import small_spec, to_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir()
@@ -158,16 +158,17 @@ def test_spec_error_str_lists_every_error() -> None:
 
 
 def test_from_pydantic() -> None:
+    from patchwalk_client.schema import field_errors_from_pydantic
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError) as info:
         SweepSpec.model_validate(setp(base(), "medium.high.kappa", -1.0))
-    err = SpecError.from_pydantic(info.value)
+    err = SpecError(field_errors_from_pydantic(info.value, SweepSpec))
     assert err.errors[0]["loc"] == "medium.high.kappa"
 
 
 def _as_toml(d: dict[str, Any]) -> str:
-    return load_spec(d).to_toml()
+    return to_toml(load_spec(d))
 
 
 def test_three_formats_give_equal_specs(tmp_path: Path) -> None:
@@ -246,7 +247,7 @@ def test_parse_spec_of_a_valid_spec_file_name_is_refused(tmp_path: Path) -> None
 def test_examples_load(path: Path) -> None:
     spec = load_spec(path)
     assert spec.particles.count <= 20_000
-    assert load_spec(spec.to_toml()) == spec
+    assert load_spec(to_toml(spec)) == spec
 
 
 def test_spec_hash_stable_and_sensitive() -> None:
@@ -307,3 +308,16 @@ def test_patch_pdf_moments() -> None:
     narrow = NarrowPdf(pdf="narrow", mean=2.0, width=1.0)
     assert (narrow.shortest(), narrow.longest(), narrow.mean_length()) == (1.5, 2.5, 2.0)
     assert ExponentialPdf(pdf="exponential", mean=2.0, l_min=0.5).shortest() == 0.5
+
+
+def test_one_table_of_kernel_names() -> None:
+    """The spec's kernel names, its option tables and KERNEL_OPTIONS are one list."""
+    from typing import get_args
+
+    from patchwalk_client.options import KERNEL_OPTIONS, KernelName
+
+    assert list(get_args(KernelName)) == list(KERNEL_OPTIONS)
+    assert get_args(SweepSpec.model_fields["kernel"].annotation) == get_args(KernelName)
+    for name, options in KERNEL_OPTIONS.items():
+        assert SweepSpec.model_fields[name].annotation is options, name
+        assert load_spec({**base(), "kernel": name}).kernel == name

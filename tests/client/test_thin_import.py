@@ -29,3 +29,16 @@ def test_client_import_is_thin() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     heavy = json.loads(out.stdout.strip().splitlines()[-1])
     assert heavy == [], f"importing the client pulled in {heavy}"
+
+
+def test_curated_top_level_names() -> None:
+    code = (
+        "import sys\n"
+        "from patchwalk_client import Client, load_spec, SweepSpec, SpecError, parse_spec\n"
+        "import patchwalk_client as p\n"
+        "assert sorted(p.__all__) == sorted(['__version__', *p._EXPORTS])\n"
+        "for name in p.__all__: getattr(p, name)\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

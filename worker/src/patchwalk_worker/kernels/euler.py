@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numba import njit
-from patchwalk_client.spec import EulerOptions
+from patchwalk_client.options import EulerOptions
 
 from ..media import Medium
 from ..rng import normal, particle_state

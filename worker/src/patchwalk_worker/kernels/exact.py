@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
-from patchwalk_client.spec import ExactOptions
+from patchwalk_client.options import ExactOptions
 
 from ..media import Medium
 from ..rng import normal, particle_state, uniform

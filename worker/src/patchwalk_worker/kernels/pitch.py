@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
-from patchwalk_client.spec import PitchOptions
+from patchwalk_client.options import PitchOptions
 
 from ..media import Medium
 from ..rng import normal, particle_state, uniform

@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-from patchwalk_client.spec import ReferenceOptions
+from patchwalk_client.options import ReferenceOptions
 
 from ..media import Medium
 from ..reference import reference_msd

@@ -42,7 +42,7 @@ def get_kernel(name: str) -> Kernel:
 
 
 def warm_up_spec(name: str, dimensions: int) -> dict[str, Any]:
-    """A tiny spec that runs kernel ``name`` in a fraction of a second (two particles)."""
+    """A tiny feasible spec that runs kernel ``name`` in a fraction of a second."""
     medium: dict[str, Any] = {"patches": [[1.0, 1.0], [1.0, 0.1]]}
     if dimensions == 2:
         medium.update(kappa_perp=0.1, l_perp=1.0, strips=2)
@@ -50,6 +50,7 @@ def warm_up_spec(name: str, dimensions: int) -> dict[str, Any]:
         "name": "warm-up", "kernel": name, "dimensions": dimensions, "medium": medium,
         "particles": {"count": 2, "per_task": 2}, "times": {"min": 0.01, "max": 0.1, "count": 2},
         "escape": {"distances": [0.5]},
+        "pitch": {"v": 10.0},  # mean free path 0.2 < the shortest patch: a feasible walk
     }
 
 

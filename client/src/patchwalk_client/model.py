@@ -1,0 +1,216 @@
+"""The sweep spec model: what to simulate, and the numbers derived from it in one place.
+
+A :class:`SweepSpec` describes one medium (:mod:`patchwalk_client.medium`), the particles, the
+output times, the kernel and its options (:mod:`patchwalk_client.options`), escape distances
+and ``[sweep]`` axes (:mod:`patchwalk_client.axes`) over any of those fields. Units are
+whatever the user picks for length and time; κ is length²/time. See ``docs/spec.md``.
+
+The spec physics every part uses is defined here once: κ of each phase at the spec's energy
+(:meth:`SweepSpec.phase_kappas`, :meth:`SweepSpec.kappa_high_low`), the energy-scaled κ⊥
+(:meth:`SweepSpec.kappa_perp_scaled`) and the output times.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from patchwalk_client.axes import SweepAxes, check_sweep_axes, coerce_sweep_values, sweep_path_ok
+from patchwalk_client.fields import PosFloat, RelError, SpecModel, fail_fields
+from patchwalk_client.medium import MediumSpec
+from patchwalk_client.options import (
+    EulerOptions,
+    ExactOptions,
+    KernelName,
+    PitchOptions,
+    ReferenceOptions,
+)
+
+
+class ParticlesSpec(SpecModel):
+    """How many particles per point, and how many per task (one task = one medium realisation)."""
+
+    count: Annotated[int, Field(gt=0)]
+    per_task: Annotated[int, Field(gt=0)] = 10_000
+
+
+class TimesSpec(SpecModel):
+    """Output times: ``count`` log-spaced in [min, max], or an explicit list ``values``.
+
+    With ``values``, ``min``/``max``/``count`` may be left out: they are filled from the list.
+    """
+
+    min: PosFloat
+    max: PosFloat
+    count: Annotated[int, Field(ge=1)] = 40
+    values: list[PosFloat] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_values(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not isinstance(data.get("values"), list):
+            return data
+        vals = data["values"]
+        try:
+            nums = sorted(float(v) for v in vals)
+        except (TypeError, ValueError):
+            return data  # the field validation reports the bad entry
+        if not nums:
+            return data
+        out = dict(data)
+        out.setdefault("min", nums[0])
+        out.setdefault("max", nums[-1])
+        out.setdefault("count", len(nums))
+        return out
+
+    @model_validator(mode="after")
+    def _check(self) -> TimesSpec:
+        errs: list[RelError] = []
+        if self.values is not None:
+            vals = sorted(self.values)
+            if not vals:
+                errs.append((("values",), "is empty: list at least one positive time"))
+            elif len(set(vals)) != len(vals):
+                errs.append((("values",), "has repeated times: list each output time once"))
+            else:
+                for key, want in (("min", vals[0]), ("max", vals[-1]), ("count", len(vals))):
+                    got = getattr(self, key)
+                    if got != want:
+                        errs.append(((key,), f"= {got} disagrees with times.values (which "
+                                     f"implies {want}): remove times.{key} or fix it"))
+                self.values = vals
+        elif self.min >= self.max:
+            errs.append((("max",), f"must be > times.min (got min = {self.min:g}, "
+                         f"max = {self.max:g}): swap them or widen the range"))
+        fail_fields(errs)
+        return self
+
+    def output_times(self) -> list[float]:
+        """The output times, increasing (log-spaced from min to max unless values given)."""
+        if self.values is not None:
+            return list(self.values)
+        lo, hi, n = self.min, self.max, self.count
+        if n == 1:
+            return [hi]
+        r = math.log(hi / lo)
+        out = [lo * math.exp(r * i / (n - 1)) for i in range(n)]
+        out[0], out[-1] = lo, hi
+        return out
+
+
+class EscapeSpec(SpecModel):
+    """First-passage distances L_esc: record the first time |Δx| ≥ L."""
+
+    distances: list[PosFloat] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> EscapeSpec:
+        if len(set(self.distances)) != len(self.distances):
+            fail_fields([(("distances",), "has repeated distances: list each once")])
+        return self
+
+
+class SweepSpec(SpecModel):
+    """A parameter sweep: one spec plus ``[sweep]`` axes. See ``docs/spec.md``."""
+
+    name: str = "sweep"
+    seed: Annotated[int, Field(ge=0)] = 0
+    kernel: KernelName = "exact"
+    dimensions: Literal[1, 2] = 1
+    energy: PosFloat = 1.0
+    medium: MediumSpec
+    particles: ParticlesSpec
+    times: TimesSpec
+    euler: EulerOptions = EulerOptions()
+    pitch: PitchOptions = PitchOptions()
+    exact: ExactOptions = ExactOptions()
+    reference: ReferenceOptions = ReferenceOptions()
+    escape: EscapeSpec = EscapeSpec()
+    sweep: SweepAxes = SweepAxes()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_swept(cls, data: Any) -> Any:
+        """A swept field left out of the base spec takes its first sweep value."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("sweep"), Mapping):
+            return data
+        sweep = data["sweep"]
+        groups: list[Any] = [sweep.get("axes", sweep)]
+        zipped = sweep.get("zip", [])
+        groups += list(zipped) if isinstance(zipped, list) else []
+        out: dict[str, Any] | None = None
+        for group in groups:
+            if not isinstance(group, Mapping):
+                continue
+            for path, values in group.items():
+                if path in ("zip", "axes") or not isinstance(values, list) or not values:
+                    continue
+                if not sweep_path_ok(str(path), cls):
+                    continue
+                parts = str(path).split(".")
+                if out is None:
+                    out = copy.deepcopy(dict(data))
+                node: Any = out
+                for key in parts[:-1]:
+                    if not isinstance(node, dict) or not isinstance(node.get(key), dict):
+                        break  # no such table: the sweep expansion reports it
+                    node = node[key]
+                else:
+                    if isinstance(node, dict) and node.get(parts[-1]) is None:
+                        node[parts[-1]] = copy.deepcopy(values[0])
+        return data if out is None else out
+
+    @model_validator(mode="after")
+    def _check(self) -> SweepSpec:
+        errs: list[RelError] = []
+        m = self.medium
+        if self.dimensions == 2:
+            if m.kappa_perp is None:
+                errs.append((("medium", "kappa_perp"), "is required when dimensions = 2: set the "
+                             "perpendicular diffusion coefficient (0 is allowed)"))
+            if m.l_perp is None:
+                errs.append((("medium", "l_perp"), "is required when dimensions = 2: set the "
+                             "strip height (> 0)"))
+        else:
+            for key in ("kappa_perp", "l_perp", "strips"):
+                if getattr(m, key) is not None:
+                    errs.append((("medium", key), "is only used when dimensions = 2: set "
+                                 f"dimensions = 2 or remove medium.{key}"))
+        shortest = m.shortest_patch()
+        if self.euler.width is not None and shortest is not None and self.euler.width >= shortest:
+            errs.append((("euler", "width"), f"must be < the shortest patch length {shortest:g} "
+                         f"(got {self.euler.width:g}); the default is l_min/10"))
+        errs.extend(check_sweep_axes(self.sweep, SweepSpec))
+        fail_fields(errs)
+        if self.sweep:
+            coerce_sweep_values(self.sweep, SweepSpec)
+        return self
+
+    def output_times(self) -> list[float]:
+        """The output times, increasing (see :meth:`TimesSpec.output_times`)."""
+        return self.times.output_times()
+
+    def phase_kappas(self) -> list[float]:
+        """κ of every phase/patch at this spec's energy (κ·(E/E0)^β); explicit patches are
+        not energy-scaled."""
+        m = self.medium
+        if m.patches:
+            return [float(k) for _, k in m.patches]
+        return [p.kappa_at(self.energy) for p in (m.high, m.low) if p is not None]
+
+    def kappa_high_low(self) -> tuple[float, float]:
+        """(κ_high, κ_low) of a two-phase medium at this spec's energy."""
+        m = self.medium
+        if m.high is None or m.low is None:
+            raise ValueError("kappa_high_low needs a two-phase medium (medium.high and .low)")
+        return m.high.kappa_at(self.energy), m.low.kappa_at(self.energy)
+
+    def kappa_perp_scaled(self) -> float:
+        """κ⊥·(E/E0)^β⊥ (0 in 1D)."""
+        if self.dimensions == 1 or self.medium.kappa_perp is None:
+            return 0.0
+        return float(self.medium.kappa_perp * self.energy**self.medium.beta_perp)
