@@ -4,7 +4,8 @@ The embedded cluster has one worker *process* per core with one thread each, and
 BLAS) limited to one thread per process: parallelism comes from tasks, never from threads,
 so results cannot depend on thread scheduling. Each worker compiles — or, with ``cache=True``,
 loads from ``NUMBA_CACHE_DIR`` — the kernels a sweep uses once, on a tiny medium, before the
-first task. On a shared filesystem set ``NUMBA_CACHE_DIR`` to a directory every worker can write.
+first task (:func:`patchwalk_worker.kernels.registry.warm_up`). On a shared filesystem set
+``NUMBA_CACHE_DIR`` to a directory every worker can write.
 
 Which cluster comes from :class:`~patchwalk_service.settings.ServiceSettings` (``scheduler``,
 ``workers``); how the cluster itself behaves comes from Dask's own configuration.
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from typing import Any
 
 import dask
 from distributed import Client
+from patchwalk_worker.kernels.registry import warm_up
 
 from .settings import ServiceSettings
 
@@ -28,45 +29,6 @@ WORKER_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
 }
-
-#: Warm-up tasks: (kernel, dimensions) on a tiny medium.
-_WARM_UP = (("exact", 1), ("exact", 2), ("euler", 1), ("pitch", 1))
-
-
-def _tiny_spec(kernel: str, dimensions: int) -> dict[str, Any]:
-    medium: dict[str, Any] = {"patches": [[1.0, 1.0], [1.0, 0.1]]}
-    if dimensions == 2:
-        medium.update(kappa_perp=0.1, l_perp=1.0)
-    return {
-        "name": "warm-up",
-        "kernel": kernel,
-        "dimensions": dimensions,
-        "medium": medium,
-        "particles": {"count": 4, "per_task": 4},
-        "times": {"min": 0.01, "max": 0.05, "count": 2},
-    }
-
-
-def warm(kernels: Collection[str] | None = None) -> list[str]:
-    """Compile (or load from the numba cache) ``kernels`` (None: all) on a tiny medium.
-
-    Returns the kernels warmed; a kernel that fails here is simply not warmed (the real task
-    will report its error).
-    """
-    from patchwalk_client.spec import validate_spec
-    from patchwalk_worker.task import run_task
-
-    warmed = []
-    for kernel, dims in _WARM_UP:
-        if kernels is not None and kernel not in kernels:
-            continue
-        try:
-            run_task(validate_spec(_tiny_spec(kernel, dims)), 0, 0)
-            warmed.append(f"{kernel}{dims}d")
-        except Exception:  # noqa: BLE001 - warming is an optimisation only
-            pass
-    return warmed
-
 
 def make_client(settings: ServiceSettings, kernels: Collection[str] | None = None) -> Client:
     """A Dask client on the configured cluster, with ``kernels`` warmed on every worker.
@@ -94,5 +56,5 @@ def make_client(settings: ServiceSettings, kernels: Collection[str] | None = Non
                 env=dict(WORKER_ENV),
                 set_as_default=False,
             )
-    client.run(warm, None if kernels is None else sorted(kernels))
+    client.run(warm_up, None if kernels is None else sorted(kernels))
     return client
