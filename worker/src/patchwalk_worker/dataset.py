@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
+from patchwalk_client.sweep import axes
 
 from patchwalk_worker.summary import CONVERGED_SLOPE_TOL
 
@@ -43,8 +44,6 @@ def _put(g: zarr.Group, name: str, data: Any, dims: Sequence[str], **attrs: Any)
 
 def _write_coords(store: SweepStore, names: list[str], shape: list[int]) -> None:
     """One coordinate per axis; zipped companions as non-dimension coordinates."""
-    from patchwalk_client.sweep import axes
-
     g, pts = store.group, store.points
     for name, values in axes(store.spec):
         _put(g, name, _coord_values(values), (name,))

@@ -27,16 +27,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import numba
 import numpy as np
 import zarr
+from patchwalk_client.spec import parse_spec, spec_hash
+from patchwalk_client.sweep import axes, expand_points
 
+from patchwalk_worker import __version__
 from patchwalk_worker.dataset import write_dataset
 from patchwalk_worker.kernels.kernel import escape_distances
 from patchwalk_worker.results import read_results, records, summarise, write_results
 from patchwalk_worker.task import TaskResult, n_tasks
 
 if TYPE_CHECKING:  # pragma: no cover
-    from patchwalk_client.spec import SweepSpec
+    from patchwalk_client.model import SweepSpec
 
 FORMAT = "patchwalk-sweep/1"
 
@@ -55,22 +59,12 @@ def _quiet() -> Iterator[None]:
 
 
 def _versions() -> dict[str, str]:
-    import numba
-
-    import patchwalk_worker
-
     return {
-        "patchwalk_worker": patchwalk_worker.__version__,
+        "patchwalk_worker": __version__,
         "numpy": np.__version__,
         "numba": numba.__version__,
         "zarr": zarr.__version__,
     }
-
-
-def _spec_hash(spec: SweepSpec) -> str:
-    from patchwalk_client.spec import spec_hash
-
-    return str(spec_hash(spec))
 
 
 class SweepStore:
@@ -95,7 +89,7 @@ class SweepStore:
             patchwalk store. Nothing is overwritten.
         """
         p = Path(path)
-        h = _spec_hash(spec)
+        h = spec_hash(spec)
         if (p / "zarr.json").exists():
             with _quiet():
                 g = zarr.open_group(store=str(p), mode="r+", use_consolidated=False)
@@ -129,8 +123,6 @@ class SweepStore:
     @classmethod
     def open(cls, path: str | Path, mode: str = "r") -> SweepStore:
         """Open an existing store (its spec is read from the store)."""
-        from patchwalk_client.spec import load_spec
-
         p = Path(path)
         if not (p / "zarr.json").exists():
             raise StoreError(f"{p} is not a patchwalk store (no zarr.json); check the path")
@@ -139,12 +131,10 @@ class SweepStore:
         attrs = dict(g.attrs)
         if attrs.get("patchwalk") != FORMAT or "spec" not in attrs:
             raise StoreError(f"{p} is not a patchwalk sweep store; check the path")
-        spec = load_spec(cast(Mapping[str, Any], attrs["spec"]))
+        spec = parse_spec(cast(Mapping[str, Any], attrs["spec"]))
         return cls(p, g, spec, str(attrs["spec_hash"]))
 
     def _init_arrays(self) -> None:
-        from patchwalk_client.sweep import axes
-
         pts = self.points
         n_p = len(pts)
         k_max = max(self.n_tasks)
@@ -182,8 +172,6 @@ class SweepStore:
     @cached_property
     def points(self) -> list[Any]:
         """The sweep's points (``patchwalk_client.sweep.expand_points``)."""
-        from patchwalk_client.sweep import expand_points
-
         return list(expand_points(self.spec))
 
     @cached_property
@@ -276,8 +264,6 @@ class SweepStore:
 
     def grid(self) -> tuple[list[str], list[int]]:
         """Dimension names and sizes of the sweep grid (one per independent axis)."""
-        from patchwalk_client.sweep import axes
-
         ax = axes(self.spec)
         return [a for a, _ in ax], [len(v) for _, v in ax]
 
