@@ -81,3 +81,19 @@ def test_client_imports_no_heavy_packages() -> None:
         timeout=60,
     )
     assert json.loads(out.stdout) == []
+
+
+def test_typed_results_and_their_schema(api: tuple[Client, FakeBackend]) -> None:
+    from patchwalk_client.models import EscapeResults, KappaResults, TheoryResults
+
+    c, _ = api
+    sweep = c.submit({"points": 1, "tasks": 1})
+    sweep.wait(progress=False, timeout=30)
+    kappa = sweep.kappa()
+    assert isinstance(kappa, KappaResults) and kappa["points"] == [] and kappa == {"points": []}
+    assert isinstance(sweep.escape(), EscapeResults) and isinstance(sweep.theory(), TheoryResults)
+    schema = c.request("GET", "/openapi.json").json()
+    ok = schema["paths"]["/v1/sweeps/{sweep_id}/kappa"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"]["$ref"].endswith("/KappaResults")
+    point = schema["components"]["schemas"]["KappaPoint"]["properties"]
+    assert {"kappa", "kappa_err", "kappa_A_ensemble", "n_tasks"} <= set(point)
