@@ -85,25 +85,28 @@ class Record(BaseModel):
         out: dict[str, Any] = self.model_dump(mode="json")
         return out
 
+    def _has(self, key: object) -> bool:
+        """Whether ``key`` is in the JSON body (an omitted optional key is not)."""
+        if key in type(self).model_fields:
+            return not (key in self._omit_if_none and getattr(self, str(key)) is None)
+        return key in (self.__pydantic_extra__ or {})
+
     def __getitem__(self, key: str) -> Any:
-        data = self.to_dict()
-        if key not in data:
+        if not self._has(key):
             raise KeyError(key)
         return getattr(self, key)
 
     def get(self, key: str, default: Any = None) -> Any:
         """``record[key]``, or ``default`` when the key is not in the JSON body."""
-        try:
-            return self[key]
-        except KeyError:
-            return default
+        return getattr(self, key) if self._has(key) else default
 
     def __contains__(self, key: object) -> bool:
-        return key in self.to_dict()
+        return self._has(key)
 
     def keys(self) -> list[str]:
         """Keys of the JSON body, in order."""
-        return list(self.to_dict())
+        names = [*type(self).model_fields, *(self.__pydantic_extra__ or {})]
+        return [k for k in names if self._has(k)]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Mapping):
