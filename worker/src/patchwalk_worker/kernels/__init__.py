@@ -1,8 +1,10 @@
-"""Numba Monte-Carlo kernels (docs/interfaces.md §3): ``exact`` (default), ``euler``, ``pitch``.
+"""Kernels (docs/interfaces.md §3): ``exact`` (default), ``euler``, ``pitch`` and ``reference``.
 
-Each ``run_*`` wrapper takes a :class:`~patchwalk_worker.media.Medium`, output times, a particle
-count and a task state from :func:`patchwalk_worker.rng.task_state`, and returns a
-:class:`KernelResult` of moment sums, first-passage sums and the particle-step count.
+Each numba kernel has a ``run_*`` wrapper that takes a :class:`~patchwalk_worker.media.Medium`,
+output times, a particle count and a task state from :func:`patchwalk_worker.rng.task_state`,
+and returns a :class:`KernelResult` of moment sums, first-passage sums and the step count.
+Each kernel module ends with its :class:`~patchwalk_worker.kernels.kernel.Kernel` declaration;
+:mod:`patchwalk_worker.kernels.registry` collects them by name.
 """
 
 from .common import KernelResult
