@@ -5,7 +5,7 @@
 Importing this package never imports numpy, numba, dask or zarr; the names below are loaded
 on first use. Modules (each holds one concept; docs/interfaces.md has the map):
 ``spec`` (parse/load a spec, its hash), ``model``/``medium``/``options``/``axes`` (the spec
-models), ``sweep`` (expanding the axes into points), ``schema`` (pydantic schema walking),
+models), ``sweep`` (expanding the axes into points), ``schema`` (model base, field errors),
 ``errors`` (exceptions), ``models`` (REST wire and result models), ``client`` (httpx client).
 """
 

@@ -16,8 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError, model_serializer, model_validator
 
-from patchwalk_client.fields import RelError, SpecModel
-from patchwalk_client.schema import child, child_members, field_names
+from patchwalk_client.schema import RelError, SpecModel, child, child_members, field_names
 
 #: Keys whose sweeping is refused, with the reason.
 UNSWEEPABLE = {

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from patchwalk_client.fields import (
+from patchwalk_client.schema import (
     FiniteFloat,
     NonNegFloat,
     PosFloat,

@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from patchwalk_client.axes import SweepAxes, check_sweep_axes, coerce_sweep_values, sweep_path_ok
-from patchwalk_client.fields import PosFloat, RelError, SpecModel, fail_fields
 from patchwalk_client.medium import MediumSpec
 from patchwalk_client.options import (
     EulerOptions,
@@ -29,6 +28,7 @@ from patchwalk_client.options import (
     PitchOptions,
     ReferenceOptions,
 )
+from patchwalk_client.schema import PosFloat, RelError, SpecModel, fail_fields
 
 
 class ParticlesSpec(SpecModel):

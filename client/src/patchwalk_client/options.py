@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from patchwalk_client.fields import PosFloat, SpecModel
+from patchwalk_client.schema import PosFloat, SpecModel
 
 
 class EulerOptions(SpecModel):

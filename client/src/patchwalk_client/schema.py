@@ -1,9 +1,12 @@
-"""Walking the spec's pydantic schema: dotted field paths, valid keys, fix-it messages.
+"""The spec's schema machinery: the model base, number types, and field errors both ways.
 
-Used to turn a ``pydantic.ValidationError`` into field errors ``{"loc", "msg"}`` (locations as
-dotted paths with discriminator tags dropped, unknown keys with a "did you mean", terse
-messages rewritten to say how to fix the value), and by :mod:`patchwalk_client.axes` to check
-sweep paths. Works on any model class; it imports no spec model itself.
+Every spec model derives from :class:`SpecModel` (unknown keys are refused). A model validator
+that finds several problems reports them at once with :func:`fail_fields`.
+:func:`field_errors_from_pydantic` turns a ``pydantic.ValidationError`` back into field errors
+``{"loc", "msg"}`` by walking the schema of the validated model: locations as dotted paths
+with discriminator tags dropped, unknown keys with a "did you mean", terse messages rewritten
+to say how to fix the value. :mod:`patchwalk_client.axes` walks it too, to check sweep paths.
+It imports no spec model itself.
 """
 
 from __future__ import annotations
@@ -13,7 +16,34 @@ import types
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
 FieldError = dict[str, str]
+
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+#: A field error found by a model validator: (location relative to the model, message).
+RelError = tuple[tuple[str | int, ...], str]
+
+
+def fail_fields(errors: list[RelError]) -> None:
+    """Raise the field errors found by a model validator (relative locations)."""
+    if errors:
+        raise PydanticCustomError(
+            "spec_fields",
+            "{message}",
+            {"message": "; ".join(f"{'.'.join(map(str, loc))}: {m}" for loc, m in errors),
+             "fields": errors},
+        )
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: unknown keys are refused, defaults are validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_default=True)
 
 
 def format_loc(loc: Iterable[str | int]) -> str:
