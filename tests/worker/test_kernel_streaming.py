@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from kstats import K, kappa_bar
 from patchwalk_worker.kernels.streaming import (
+    estimate_events,
     run_streaming,
     streaming_positions,
     streaming_strip,
@@ -78,6 +79,8 @@ def test_two_phase_long_time_limit(
     r = run_streaming(m, t, 4000, task_state(23, 0, 0), v_str=v, sigma=sigma,
                       streaming_phase=phase)
     k, e = kappa_bar(r.sums, t)
+    est = estimate_events(m, 300.0, 1, v_str=v, sigma=sigma, streaming_phase=phase)
+    assert abs(r.steps / 4000 / est - 1) < 0.15  # measured: within 1 % and 3 %
     ell = np.array([p[0] for p in patches])
     kap = np.array([p[1] for p in patches])
     is_str = kap == (kap.max() if phase == "high" else kap.min())

@@ -289,6 +289,35 @@ def streaming_strip(medium: Medium, streaming_phase: str) -> StreamingStrip:
                           phase[runs].copy(), origin, length)
 
 
+def estimate_events(
+    medium: Medium, t_max: float, n_times: int, *, v_str: float = 1.0,
+    sigma: float | None = None, streaming_phase: str = "high", safety: float = 8.0,
+) -> float:
+    """Rough events per particle to ``t_max`` (for cost estimates; calibration in
+    docs/kernels.md): n_times + t_max·[(1−f)σ/2 + n_I (v/2)·2·max(1, θ̄/s̄)] (homogeneous:
+    n_times + t_max·(σ/2 + v/P)), with f the
+    diffusive length fraction, n_I interfaces per length, θ̄ = 2κ/v the mean exit push and
+    s̄ = ℓ_d/(4·safety) the spread of a diffusive step next to a wall (ℓ_d: mean diffusive
+    patch) — each visit of a diffusive patch costs ~ (θ̄/s̄) steps when the push is resolved.
+    """
+    strip = streaming_strip(medium, streaming_phase)
+    ell = np.diff(strip.edges)
+    k_str = float(strip.kappa[strip.is_str][0])
+    sig = v_str * v_str / k_str if sigma is None else float(sigma)
+    length = float(np.sum(ell))
+    diff = ~strip.is_str
+    f = float(np.sum(ell[diff]) / length)
+    rate = (1.0 - f) * 0.5 * sig
+    if diff.any():
+        n_int = float(np.count_nonzero(strip.is_str != np.roll(strip.is_str, 1))) / length
+        ell_d = float(np.mean(ell[diff]))
+        theta = 2.0 * float(np.mean(strip.kappa[diff])) / v_str
+        rate += n_int * 0.5 * v_str * 2.0 * max(1.0, theta / (ell_d / (4.0 * safety)))
+    else:
+        rate += v_str / length  # seam crossings of the single streaming patch
+    return float(n_times + t_max * rate)
+
+
 def _run(
     medium: Medium, times: Sequence[float] | np.ndarray, n_particles: int, state: np.ndarray,
     escape: Sequence[float] | np.ndarray, v_str: float, sigma: float | None,
