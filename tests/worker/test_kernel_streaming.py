@@ -149,6 +149,20 @@ def test_homogeneous_escape_time() -> None:
     assert n == 2000 and abs(s1 / n - 0.5) < 1e-3
 
 
+def test_homogeneous_mean_first_passage_time() -> None:
+    # telegraph backward equations (reversal rate λ = σ/2, start at 0 with a random direction):
+    # E τ(±L) = L/v + λL²/v², → L²/(2κ) with κ = v²/σ in the diffusive limit
+    m = Medium.from_patches([(1.0, 1.0)])
+    v, sig, ell, n = 1.0, 2.0, 2.0, 4000
+    r = run_streaming(m, [60.0], n, task_state(27, 0, 0), v_str=v, sigma=sig, escape=(ell,))
+    cnt, s1, s2 = r.esc[0]
+    assert cnt == n  # P(τ > 60) ~ e^-18
+    mean = s1 / n
+    err = math.sqrt((s2 / n - mean**2) / n)
+    assert abs(mean - (ell / v + 0.5 * sig * ell**2 / v**2)) < K * err
+    assert abs(mean - ell**2 * sig / (2 * v**2)) > 10 * err  # the ballistic L/v is resolved
+
+
 def test_bad_arguments() -> None:
     m = Medium.from_patches([(1.0, 1.0), (1.0, 0.1)])
     with pytest.raises(ValueError, match="v_str"):
