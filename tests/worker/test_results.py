@@ -115,3 +115,11 @@ def test_filter_points_numeric_and_unknown_axis() -> None:
     assert isinstance(err.value, ValueError)
     assert err.value.errors == [{"loc": "seed", "msg": "not a sweep axis; use one of energy, "
                                                        "kernel"}]
+
+
+def test_results_file_is_written_like_the_store_files(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    fill(path).write_summaries()
+    mode = (path / RESULTS_FILE).stat().st_mode & 0o777
+    assert mode == (path / "zarr.json").stat().st_mode & 0o777
+    assert [p.name for p in path.iterdir() if p.name.endswith(".tmp")] == []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,17 +191,20 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
 
 
 def write_results(store_path: str | Path, results: SweepResults) -> None:
-    """Write the records to ``STORE/results.json`` atomically (temporary file + rename)."""
+    """Write the records to ``STORE/results.json`` atomically (temporary file + rename).
+
+    The file gets the same permissions as the store's other files (the process umask).
+    """
     folder = Path(store_path)
-    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=folder)
+    tmp = folder / f".{RESULTS_FILE}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with tmp.open("x", encoding="utf-8") as fh:
             fh.write(results.model_dump_json())
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, folder / RESULTS_FILE)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
