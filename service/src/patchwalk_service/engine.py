@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from patchwalk_client.errors import SpecError
 
 from .backend import Plan, StoreBackend
-from .registry import ACTIVE, Registry
+from .registry import ACTIVE, Registry, sweep_id_for
 from .runners import DaskRunner
 from .scheduler import NullProgress, ProgressSink, Scheduler
 
@@ -72,7 +72,7 @@ def prepare(spec: SweepSpec, store_path: str | Path, *, max_steps: float = 1e12)
     over = plan.over_budget(max_steps)
     if over:
         raise SpecError.single("", over, title="the sweep is beyond the compute budget")
-    opened = backend.open(plan.spec_hash, plan.spec)
+    opened = backend.open(sweep_id_for(plan.spec_hash), plan.spec)
     return Prepared(backend=backend, plan=plan, skipped=opened.total - len(opened.pending))
 
 
