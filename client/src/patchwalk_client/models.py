@@ -62,8 +62,9 @@ class Record(BaseModel):
     """A response model that scripts may also read like the JSON dict it is sent as.
 
     ``record["kappa"]``, ``record.get("kappa_perp")``, ``"kappa_perp" in record``,
-    ``list(record)`` and ``record == {...}`` behave as on ``record.to_dict()``: the JSON body
-    (NaN as ``None``, optional keys left out when they do not apply).
+    ``record.keys()`` and ``record == {...}`` behave as on ``record.to_dict()``: the JSON body
+    (NaN as ``None``, optional keys left out when they do not apply). Nested records come back
+    as records (``results["points"][0]["kappa"]`` works).
     """
 
     model_config = ConfigDict(extra="allow")
