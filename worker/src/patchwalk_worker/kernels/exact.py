@@ -36,8 +36,8 @@ same per-step neglected probability as the steps' (≈ 1.2e-15); if T does overr
 probability) the particle is left where it was until the output time. A jump is taken only if its
 mean duration r²/2 is ≥ ``jump_gain`` ordinary steps, otherwise (and for the final step onto an
 output time) the ordinary step is used. Jumps are off in 2D with κ⊥ > 0 and never straddle a
-pending escape level (the path stays inside the jump interval, so a level outside it cannot be
-crossed; a level on the interval's end is detected at the end point, at the exact time).
+pending escape level (a level is an event point, so it is at most an end of the interval; the
+path stays inside the interval, and an exit through a level is its passage at the exact time).
 
 Choice of ``safety`` (s = 8): a step (or a jump's output-time overrun) goes wrong only with
 probability 2Φ(-s) ≈ 1.2e-15 per step; s = 7.13 would give ~1e-12 and 1.26× fewer ordinary
@@ -52,12 +52,19 @@ to the nearest strip boundary (no crossing can happen unless the particle is wit
 boundary). This is the one approximation of the 2D kernel (the exact process switches strip
 infinitely often near a crossing); ⟨Δy²⟩ = 2κ⊥t is exact regardless.
 
-First passage (|Δx| ≥ L): the crossing of the level x₀ ± L is detected exactly — by the end
-point, and by the Brownian-bridge probability exp(-d₀d₁/(κΔt)) on steps that stay in one patch
-(steps that touch an interface use the end point only, missing a crossing only when the level is
-within that step's reach of the interface). The reported τ is the end of the step in which the
-crossing is detected: τ is late by less than that one step, Δt ≤ (l/√κ)²/(2s²) for the patch
-scales l involved (≈ l²/(512 κ) for s = 8).
+First passage (|Δx| ≥ L), exact: the pending levels x₀ ± L (nearest pending distance; the
+distances are walked in increasing order) are step *events* like the interfaces. The event
+points of the current patch are its edges or a pending level inside it; the step size uses the
+nearest event point on each side, and beyond the interface only the neighbour patch up to its
+far edge or a level in it. If the nearest event is a level, the step is a free Gaussian step
+(the far event is > s σ away): the bridge probability exp(-u₀u₁/Δt) (:mod:`.bridge`, BB1)
+decides whether the path touched the level, the inverse-Gaussian bridge law (BB2) samples when,
+the passage is recorded at that time and the particle restarts from the level (the hitting
+time depends only on the free path before it, so discarding the rest of the step is exact).
+If the nearest event is an interface, no level can be reached within s σ, so the skew step
+above is unchanged. Jumps end exactly on levels (half-widths are capped by the level's distance)
+and record the exact time. A level passed by a neglected > s σ excursion is recorded at the
+step's end.
 """
 
 from __future__ import annotations
