@@ -8,7 +8,7 @@ Usage: ``uv run --all-packages python benchmarks/bench_error_coverage.py {A|B|C}
 * B — realisation spread only: K lattice references of random realisations (α = 2.5,
   l ∈ [0.2, 2], κ = 1 | 0.1, period 6), z against the mean of a pool of 2500.
 * C — both: K exact-kernel tasks, each on its own realisation, z against the lattice
-  ensemble mean of 800 realisations (16 cells per l_min).
+  ensemble mean of 300 realisations (16 cells per l_min).
 Prints the fraction of |z| ≤ 2 at t = 0.01, 0.1, 1.
 """
 
@@ -72,10 +72,10 @@ def main() -> None:
             print(f"B K={k}: {cov(z)}", flush=True)
     else:
         pool = np.array([reference_msd(realisation(i), T, cells_per_l_min=16)
-                         for i in range(800)])
+                         for i in range(300)])
         ens = pool.mean(axis=0) / (2 * T)
         j = 100_000
-        for k, groups in ((2, 100), (4, 80), (16, 40)):
+        for k, groups in ((2, 80), (4, 50), (16, 25)):
             z, z_old = [], []
             for g in range(groups):
                 s = np.stack([run_exact(realisation(j + i), T, n, task_state(2000 + g, k, i)).sums
