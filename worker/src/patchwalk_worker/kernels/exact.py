@@ -39,10 +39,8 @@ output time) the ordinary step is used. Jumps are off in 2D with κ⊥ > 0 and n
 pending escape level (a level is an event point, so it is at most an end of the interval; the
 path stays inside the interval, and an exit through a level is its passage at the exact time).
 
-Choice of ``safety`` (s = 8): a step (or a jump's output-time overrun) goes wrong only with
-probability 2Φ(-s) ≈ 1.2e-15 per step; s = 7.13 would give ~1e-12 and 1.26× fewer ordinary
-steps. With jumps the ordinary steps are a minority of the cost, so the default stays 8 (a
-spec option, ``exact.safety``).
+``safety`` s = 8 (spec option ``exact.safety``): a step or a jump's overrun goes wrong with
+probability 2Φ(-s) ≈ 1.2e-15 per step (docs/kernels.md on the choice).
 
 2D (Appendix D, eq. D2): y diffuses with constant κ⊥ in strips of height l_⊥ stacked
 periodically; when the particle changes strip its x is kept and its patch is looked up in the new
@@ -52,19 +50,14 @@ to the nearest strip boundary (no crossing can happen unless the particle is wit
 boundary). This is the one approximation of the 2D kernel (the exact process switches strip
 infinitely often near a crossing); ⟨Δy²⟩ = 2κ⊥t is exact regardless.
 
-First passage (|Δx| ≥ L), exact: the pending levels x₀ ± L (nearest pending distance; the
-distances are walked in increasing order) are step *events* like the interfaces. The event
-points of the current patch are its edges or a pending level inside it; the step size uses the
-nearest event point on each side, and beyond the interface only the neighbour patch up to its
-far edge or a level in it. If the nearest event is a level, the step is a free Gaussian step
-(the far event is > s σ away): the bridge probability exp(-u₀u₁/Δt) (:mod:`.bridge`, BB1)
-decides whether the path touched the level, the inverse-Gaussian bridge law (BB2) samples when,
-the passage is recorded at that time and the particle restarts from the level (the hitting
-time depends only on the free path before it, so discarding the rest of the step is exact).
-If the nearest event is an interface, no level can be reached within s σ, so the skew step
-above is unchanged. Jumps end exactly on levels (half-widths are capped by the level's distance)
-and record the exact time. A level passed by a neglected > s σ excursion is recorded at the
-step's end.
+First passage (|Δx| ≥ L), exact: pending levels x₀ ± L (distances walked nearest first) are
+step events like the interfaces — the event points of a patch are its edges or a level inside
+it, and beyond an interface the neighbour counts only up to a level in it, so an interface step
+never reaches a level. A step whose nearest event is a level is a free step: (BB1) of
+:mod:`.bridge` decides whether it touched the level, (BB2) samples when; the passage is recorded
+then and the particle restarts from the level (exact: τ depends only on the path before it).
+Jumps end exactly on levels. Only a > s σ excursion can pass a level unseen (recorded at the
+step's end). docs/kernels.md, "Escape times".
 """
 
 from __future__ import annotations
