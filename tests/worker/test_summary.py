@@ -10,6 +10,7 @@ from patchwalk_worker.summary import (
     kappa_2d,
     late_window,
 )
+from scipy.stats import t as student_t
 
 
 def _sums_from_samples(dx: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
@@ -41,8 +42,20 @@ def test_kappa_and_realisation_stderr_match_numpy(samples: tuple[np.ndarray, np.
     pooled = (dx**2).reshape(-1, t.size).mean(axis=0)
     np.testing.assert_allclose(ks.kappa, pooled / (2 * t), rtol=1e-12)
     per_task = (dx**2).mean(axis=1)  # equal weights: sample std / sqrt(K)
-    expected = per_task.std(axis=0, ddof=1) / np.sqrt(per_task.shape[0])
-    np.testing.assert_allclose(ks.kappa_err, expected / (2 * t), rtol=1e-10)
+    k = per_task.shape[0]
+    between = per_task.std(axis=0, ddof=1) / np.sqrt(k)
+    np.testing.assert_allclose(ks.kappa_err_between, between / (2 * t), rtol=1e-10)
+    d2 = (dx**2).reshape(-1, t.size)
+    within = np.stack([(dx[i] ** 2).var(axis=0, ddof=1) for i in range(k)])
+    particles = np.sqrt(within.sum(axis=0) * 500) / d2.shape[0]
+    np.testing.assert_allclose(ks.kappa_err_particles, particles / (2 * t), rtol=1e-10)
+    # realisation spread dominates: V = V_b, ν = (K-1)(V_b/(V_b - V_p))², widened by t_ν
+    vb, vp = between**2, particles**2
+    nu = (k - 1) * (vb / (vb - vp)) ** 2
+    np.testing.assert_allclose(ks.dof, nu, rtol=1e-12)
+    np.testing.assert_allclose(ks.kappa_err, between * student_t.ppf(0.975, nu) / 1.959963984540054
+                               / (2 * t), rtol=1e-3)  # t975 rounds ν down to 4 digits
+    assert np.all(ks.kappa_err >= np.maximum(ks.kappa_err_between, ks.kappa_err_particles))
     assert ks.source == "realisations"
     assert ks.n == 2000
 
@@ -59,7 +72,8 @@ def test_unequal_task_sizes_weighted_ratio_estimator() -> None:
     n = np.array(sizes, float)[:, None]
     m = np.stack([(x**2).mean(axis=0) for x in tasks])
     var = 3 / 2 * np.sum((n * (m - ks.msd)) ** 2, axis=0) / n.sum() ** 2
-    np.testing.assert_allclose(ks.msd_err, np.sqrt(var), rtol=1e-12)
+    np.testing.assert_allclose(ks.kappa_err_between * 2 * t, np.sqrt(var), rtol=1e-12)
+    assert np.all(ks.msd_err >= np.sqrt(var))
 
 
 def test_single_task_uses_particle_spread(samples: tuple[np.ndarray, np.ndarray]) -> None:
@@ -68,8 +82,35 @@ def test_single_task_uses_particle_spread(samples: tuple[np.ndarray, np.ndarray]
     ks = combine_kappa(_sums_from_samples(one), t)
     d2 = one[0] ** 2
     expected = d2.std(axis=0, ddof=1) / np.sqrt(d2.shape[0])
-    np.testing.assert_allclose(ks.kappa_err, expected / (2 * t), rtol=1e-9)
+    widen = student_t.ppf(0.975, d2.shape[0] - 1) / 1.959963984540054
+    np.testing.assert_allclose(ks.kappa_err, expected * widen / (2 * t), rtol=1e-6)
     assert ks.source == "particles"
+
+
+def test_two_tasks_never_below_the_particle_error() -> None:
+    # issue 12: two tasks on one explicit medium happened to agree -> 1-dof spread 19x too small
+    rng = np.random.default_rng(1)
+    t = np.array([0.01])
+    dx = rng.standard_normal((2, 4000, 1)) * np.sqrt(2 * 0.5 * t)
+    s = _sums_from_samples(dx)
+    s[1, :, 2] = s[0, :, 2]  # identical per-task means: between-task spread exactly 0
+    ks = combine_kappa(s, t)
+    assert ks.kappa_err_between[0] == 0.0
+    assert ks.kappa_err[0] == pytest.approx(ks.kappa_err_particles[0], rel=1e-12)
+    assert np.isinf(ks.dof[0])
+
+
+def test_reference_tasks_use_the_spread_with_k_minus_1_dof() -> None:
+    t = np.array([1.0])
+    s = np.zeros((4, 1, 5))
+    s[:, 0, 0] = 1.0
+    s[:, 0, 2] = 2 * np.array([0.6, 0.7, 0.8, 0.75])
+    s[:, 0, 3] = np.nan
+    ks = combine_kappa(s, t)
+    se = np.std([0.6, 0.7, 0.8, 0.75], ddof=1) / 2
+    assert ks.dof[0] == 3
+    assert ks.kappa_err[0] == pytest.approx(se * student_t.ppf(0.975, 3) / 1.959963984540054,
+                                           rel=1e-9)
 
 
 def test_reference_like_sums_have_nan_particle_error() -> None:

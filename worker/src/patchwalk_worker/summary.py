@@ -4,16 +4,20 @@ All functions take the stored per-task arrays of one point (tasks first, in task
 reduce them in that fixed order, so a summary is a pure function of the stored sums.
 
 Error bars (VALIDATION item 10): every task has its own medium realisation, so with two or
-more tasks the standard error of κ̄(t) comes from the spread *between tasks* — it then
-contains the realisation-to-realisation scatter as well as the particle noise. With one task
-it can only come from the particles (ΣΔx⁴); ``kappa_err_source`` says which.
+more tasks the error of κ̄(t) combines the spread *between tasks* (realisation scatter plus
+particle noise, K − 1 degrees of freedom) with the particle error from ΣΔx⁴ — never below the
+latter — and is widened by the Student-t quantile of its degrees of freedom
+(:func:`combine_kappa`). With one task it can only come from the particles;
+``kappa_err_source`` says which.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .student import Z975, t975
 
 #: Relative tolerance on the late-time log-slope for ``kappa_2d_converged``.
 CONVERGED_SLOPE_TOL = 0.05
@@ -26,15 +30,22 @@ class KappaSummary:
     Attributes
     ----------
     kappa, kappa_err : ndarray (n_times,)
-        κ̄(t) = ΣΣΔx² / (2t ΣΣ1) (eq. 2) and its standard error.
+        κ̄(t) = ΣΣΔx² / (2t ΣΣ1) (eq. 2) and its error: a standard error widened by
+        t_ν(0.975)/1.96, so that κ̄ ± 2·kappa_err covers ≈ 95% for any number of tasks.
     msd, msd_err : ndarray (n_times,)
-        ⟨Δx²⟩(t) and its standard error.
+        ⟨Δx²⟩(t) and its (widened) error.
     kappa_y : ndarray (n_times,)
         ⟨Δy²⟩/(2t) (zero in 1D).
     source : str
-        ``"realisations"`` (spread between ≥ 2 tasks) or ``"particles"`` (ΣΔx⁴ of one task).
+        ``"realisations"`` (≥ 2 tasks: between-task spread combined with the particle error)
+        or ``"particles"`` (ΣΔx⁴ of one task).
     n : float
         Total weight ΣΣ1 (particles; number of realisations for the reference).
+    dof : ndarray (n_times,)
+        Welch–Satterthwaite degrees of freedom ν of the error (inf: particle error only).
+    kappa_err_particles, kappa_err_between : ndarray (n_times,)
+        The two unwidened standard errors that were combined: from ΣΔx⁴ within the tasks
+        (NaN for the reference kernel) and from the spread between tasks (NaN for one task).
     """
 
     kappa: np.ndarray
@@ -44,6 +55,9 @@ class KappaSummary:
     kappa_y: np.ndarray
     source: str
     n: float
+    dof: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    kappa_err_particles: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    kappa_err_between: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _between_tasks_err(n_k: np.ndarray, m_k: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -59,8 +73,30 @@ def _between_tasks_err(n_k: np.ndarray, m_k: np.ndarray, mean: np.ndarray) -> np
     return np.asarray(np.sqrt(var), dtype=np.float64)
 
 
+def _particle_var(s: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Variance of the pooled ⟨Δx²⟩ from the particles: Σ_k n_k v_k / N², v_k the within-task
+    variance of Δx² (ddof 1) from ΣΔx⁴; NaN where ΣΔx⁴ is NaN (the reference kernel)."""
+    n_k = s[:, :, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v_k = np.maximum(s[:, :, 3] - s[:, :, 2] ** 2 / n_k, 0.0) / (n_k - 1.0)
+        var = np.sum(n_k * v_k, axis=0) / (n * n)
+    return np.asarray(var, dtype=np.float64)
+
+
 def combine_kappa(sums: np.ndarray, t: np.ndarray) -> KappaSummary:
-    """Combine per-task sums into κ̄(t) with its standard error.
+    """Combine per-task sums into κ̄(t) with an error that is honest for any number of tasks.
+
+    Every task has its own medium realisation (VALIDATION item 10), so the variance of the
+    pooled ⟨Δx²⟩ is V = V_p + V_r: particle noise V_p (known well, from ΣΔx⁴ of all the
+    particles) plus the realisation spread V_r (seen only in the spread between K tasks, whose
+    variance estimate V_b = V_p + V_r has K − 1 degrees of freedom). The estimate is
+
+        V = V_p + max(V_b − V_p, 0) = max(V_b, V_p)          (never below the particle error)
+        ν = (K − 1) (V / V_r)²                               (Welch–Satterthwaite; ∞ if V_r = 0)
+
+    and the reported error is √V · t_ν(0.975)/1.96, so κ̄ ± 2 err is a ≈ 95% interval also
+    with 2 or 4 tasks (ν = 1 widens by 6.5, ν = 3 by 1.6). One task: V = V_p, ν = N − 1.
+    For the reference kernel (no particles) V_p = 0 and V = V_b with ν = K − 1.
 
     Parameters
     ----------
@@ -79,21 +115,31 @@ def combine_kappa(sums: np.ndarray, t: np.ndarray) -> KappaSummary:
         raise ValueError(
             f"sums must have shape (n_tasks, {t.shape[0]}, 5) to match the times; got {s.shape}"
         )
+    k = s.shape[0]
     n_k = s[:, :, 0]
     n = np.sum(n_k, axis=0)
     msd = np.sum(s[:, :, 2], axis=0) / n
     msd_y = np.sum(s[:, :, 4], axis=0) / n
-    if s.shape[0] >= 2:
+    var_p = _particle_var(s, n)
+    if k >= 2:
         with np.errstate(invalid="ignore", divide="ignore"):
             m_k = s[:, :, 2] / n_k
-        msd_err = _between_tasks_err(n_k, m_k, msd)
+        err_b = _between_tasks_err(n_k, m_k, msd)
+        var_b = err_b * err_b
+        vp = np.where(np.isnan(var_p), 0.0, var_p)
+        var_r = np.maximum(var_b - vp, 0.0)
+        var = vp + var_r
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dof = np.where(var_r > 0.0, (k - 1) * (var / np.where(var_r > 0, var_r, 1.0)) ** 2,
+                           np.inf)
         source = "realisations"
     else:
-        m4 = np.sum(s[:, :, 3], axis=0) / n
-        with np.errstate(invalid="ignore", divide="ignore"):
-            var = np.maximum(m4 - msd * msd, 0.0) / (n - 1.0)
-        msd_err = np.sqrt(var)
+        err_b = np.full(t.shape, np.nan)
+        var = var_p
+        dof = np.maximum(n - 1.0, 1.0)
         source = "particles"
+    widen = np.array([t975(float(v)) / Z975 if np.isfinite(v) else 1.0 for v in dof])
+    msd_err = np.sqrt(var) * widen
     return KappaSummary(
         kappa=msd / (2.0 * t),
         kappa_err=msd_err / (2.0 * t),
@@ -102,6 +148,9 @@ def combine_kappa(sums: np.ndarray, t: np.ndarray) -> KappaSummary:
         kappa_y=msd_y / (2.0 * t),
         source=source,
         n=float(n[0]) if n.shape[0] else 0.0,
+        dof=np.asarray(dof, dtype=np.float64),
+        kappa_err_particles=np.sqrt(var_p) / (2.0 * t),
+        kappa_err_between=err_b / (2.0 * t),
     )
 
 
@@ -171,7 +220,7 @@ class EscapeSummary:
     fraction: np.ndarray  # fraction of particles with |Δx| ≥ L by t_max
     mean_time: np.ndarray  # mean first-passage time of those that escaped
     mean_time_err: np.ndarray
-    rate: np.ndarray  # t_esc⁻¹ = 1/mean_time (biased low if fraction < 1)
+    rate: np.ndarray  # t_esc⁻¹ = 1/mean_time (biased high if fraction < 1: slow ones missing)
     rate_err: np.ndarray
 
 

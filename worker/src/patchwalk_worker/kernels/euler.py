@@ -34,6 +34,7 @@ from patchwalk_client.options import EulerOptions
 
 from ..media import Medium
 from ..rng import normal, particle_state
+from .bridge import bridge_hit, bridge_hit_time, record_level
 from .common import (
     KernelResult,
     check_args,
@@ -103,17 +104,42 @@ def relocate(
 
 @njit(cache=True, inline="always")
 def check_escape(
-    dx: float, tau: float, esc_dist: np.ndarray, done: np.ndarray, esc: np.ndarray, n_left: int,
+    d0: float, d1: float, kw: float, h: float, t0: float, esc_dist: np.ndarray, jp: int,
+    esc: np.ndarray, rs: np.ndarray,
 ) -> int:
-    """Record first passages |Δx| ≥ L at time ``tau``; return how many distances are left."""
-    for j in range(esc_dist.shape[0]):
-        if not done[j] and abs(dx) >= esc_dist[j]:
-            done[j] = True
-            n_left -= 1
-            esc[j, 0] += 1.0
-            esc[j, 1] += tau
-            esc[j, 2] += tau * tau
-    return n_left
+    """First passages |Δx| ≥ L within a step Δx: d0 → d1 of length ``h`` from time ``t0``.
+
+    The path between the step's end points is taken as a Brownian bridge with the frozen
+    diffusivity κ_w (exact in a patch interior, where the drift vanishes; an O(Δt) approximation
+    on a ramp): (BB1) decides whether each side's level was touched, (BB2) when; the next level
+    is then tested on the rest of the step from the level. Distances are sorted; returns the
+    first pending index.
+    """
+    n = esc_dist.shape[0]
+    isk = 1.0 / math.sqrt(kw)
+    while jp < n and h > 0.0:
+        lev = esc_dist[jp]
+        tau = math.inf
+        side = 0.0
+        mu = (lev - d0) * isk
+        yu = (lev - d1) * isk
+        if bridge_hit(mu, yu, h, rs):
+            tau = bridge_hit_time(mu, yu, h, rs)
+            side = 1.0
+        ml = (lev + d0) * isk
+        yl = (lev + d1) * isk
+        if bridge_hit(ml, yl, h, rs):
+            tl = bridge_hit_time(ml, yl, h, rs)
+            if tl < tau:
+                tau = tl
+                side = -1.0
+        if side == 0.0:
+            break
+        jp = record_level(esc, esc_dist, jp, t0 + tau)
+        d0 = side * lev
+        t0 += tau
+        h -= tau
+    return jp
 
 
 @njit(cache=True)
@@ -129,8 +155,9 @@ def euler_kernel(
     on the output time. Hot path (1D, no first passage pending, x in the interior [lo, hi) of its
     patch where κ_w = κ_c): x += √(2κ_cΔt) χ. Otherwise the full step: move to the patch that
     holds x (lazily, after the step that left it), κ_w and κ_w′ from :func:`smoothed`, D1, the
-    first-passage test and D2. First passage is checked at the end of each step (τ late by < Δt,
-    crossings within a step missed; both vanish as Δt → 0).
+    first-passage test and D2. First passage: each step's path is taken as a Brownian bridge
+    between its end points (:func:`check_escape`), so crossings inside a step are caught and
+    timed.
     """
     n_strips = offsets.shape[0] - 1
     height = n_strips * l_perp
@@ -145,17 +172,14 @@ def euler_kernel(
     drift_dt = dflag * dt
     sy = math.sqrt(2.0 * kappa_perp * dt)
     rs = np.empty(4, dtype=np.uint64)
-    done = np.zeros(max(n_dist, 1), dtype=np.bool_)
     steps = 0
     for p in range(n_particles):
         particle_state(task, p, rs)
         x, y, s, g, w = start_position(rs, edges, offsets, length, height, n_strips, l_perp)
         x0 = x
         y0 = y
-        for j in range(n_dist):
-            done[j] = False
-        n_left = n_dist
-        fast = not y_moves and n_left == 0
+        jp = 0  # esc_dist sorted: esc_dist[jp:] pending
+        fast = not y_moves and jp == n_dist
         a, b, lo, hi, kc, kl, kr = patch_data(edges, kappa, offsets, length, s, g, w, half_w)
         sc = math.sqrt(two_dt * kc)
         if not fast:
@@ -177,10 +201,11 @@ def euler_kernel(
                     if not fast:
                         lo = math.inf
                 kw, dkw = smoothed(x, a, b, kc, kl, kr, half_w, inv_w, inverse)
+                xp = x
                 x += math.sqrt(two_dt * kw) * normal(rs) + drift_dt * dkw
-                if n_left > 0:
-                    n_left = check_escape(x - x0, t + (i + 1) * dt, esc_dist, done, esc, n_left)
-                    if n_left == 0 and not y_moves:
+                if jp < n_dist:
+                    jp = check_escape(xp - x0, x - x0, kw, dt, t + i * dt, esc_dist, jp, esc, rs)
+                    if jp == n_dist and not y_moves:
                         fast = True
                         lo = a + half_w
                 if y_moves:
@@ -201,10 +226,12 @@ def euler_kernel(
                     if not fast:
                         lo = math.inf
                 kw, dkw = smoothed(x, a, b, kc, kl, kr, half_w, inv_w, inverse)
+                xp = x
                 x += math.sqrt(2.0 * kw * h_last) * normal(rs) + dflag * dkw * h_last
-                if n_left > 0:
-                    n_left = check_escape(x - x0, tk, esc_dist, done, esc, n_left)
-                    if n_left == 0 and not y_moves:
+                if jp < n_dist:
+                    jp = check_escape(xp - x0, x - x0, kw, h_last, tk - h_last, esc_dist, jp, esc,
+                                      rs)
+                    if jp == n_dist and not y_moves:
                         fast = True
                         lo = a + half_w
                 if y_moves:
@@ -253,7 +280,9 @@ def run_euler(
     drift : bool
         Include the κ′Δt term of D1 (False reproduces the drift trap, for tests only).
     """
-    t, esc_d, st, sums, esc = check_args(medium, times, n_particles, state, escape)
+    t, esc_in, st, sums, esc_sorted = check_args(medium, times, n_particles, state, escape)
+    order = np.argsort(esc_in, kind="stable")  # the kernel walks the levels nearest first
+    esc_d = np.ascontiguousarray(esc_in[order])
     if smoothing not in ("kappa", "inverse_kappa"):
         raise ValueError(f'smoothing must be "kappa" or "inverse_kappa" (got {smoothing!r})')
     l_min = float(np.min(medium.lengths()))
@@ -266,8 +295,10 @@ def run_euler(
         medium.edges, medium.kappa, medium.offsets, float(medium.length),
         float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
         t, esc_d, int(n_particles), st, euler_dt(medium, courant), w,
-        smoothing == "inverse_kappa", bool(drift), sums, esc,
+        smoothing == "inverse_kappa", bool(drift), sums, esc_sorted,
     )
+    esc = np.empty_like(esc_sorted)
+    esc[order] = esc_sorted
     return KernelResult(sums=sums, esc=esc, steps=int(steps))
 
 

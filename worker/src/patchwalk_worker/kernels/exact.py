@@ -36,13 +36,11 @@ same per-step neglected probability as the steps' (≈ 1.2e-15); if T does overr
 probability) the particle is left where it was until the output time. A jump is taken only if its
 mean duration r²/2 is ≥ ``jump_gain`` ordinary steps, otherwise (and for the final step onto an
 output time) the ordinary step is used. Jumps are off in 2D with κ⊥ > 0 and never straddle a
-pending escape level (the path stays inside the jump interval, so a level outside it cannot be
-crossed; a level on the interval's end is detected at the end point, at the exact time).
+pending escape level (a level is an event point, so it is at most an end of the interval; the
+path stays inside the interval, and an exit through a level is its passage at the exact time).
 
-Choice of ``safety`` (s = 8): a step (or a jump's output-time overrun) goes wrong only with
-probability 2Φ(-s) ≈ 1.2e-15 per step; s = 7.13 would give ~1e-12 and 1.26× fewer ordinary
-steps. With jumps the ordinary steps are a minority of the cost, so the default stays 8 (a
-spec option, ``exact.safety``).
+``safety`` s = 8 (spec option ``exact.safety``): a step or a jump's overrun goes wrong with
+probability 2Φ(-s) ≈ 1.2e-15 per step (docs/kernels.md on the choice).
 
 2D (Appendix D, eq. D2): y diffuses with constant κ⊥ in strips of height l_⊥ stacked
 periodically; when the particle changes strip its x is kept and its patch is looked up in the new
@@ -52,12 +50,14 @@ to the nearest strip boundary (no crossing can happen unless the particle is wit
 boundary). This is the one approximation of the 2D kernel (the exact process switches strip
 infinitely often near a crossing); ⟨Δy²⟩ = 2κ⊥t is exact regardless.
 
-First passage (|Δx| ≥ L): the crossing of the level x₀ ± L is detected exactly — by the end
-point, and by the Brownian-bridge probability exp(-d₀d₁/(κΔt)) on steps that stay in one patch
-(steps that touch an interface use the end point only, missing a crossing only when the level is
-within that step's reach of the interface). The reported τ is the end of the step in which the
-crossing is detected: τ is late by less than that one step, Δt ≤ (l/√κ)²/(2s²) for the patch
-scales l involved (≈ l²/(512 κ) for s = 8).
+First passage (|Δx| ≥ L), exact: pending levels x₀ ± L (distances walked nearest first) are
+step events like the interfaces — the event points of a patch are its edges or a level inside
+it, and beyond an interface the neighbour counts only up to a level in it, so an interface step
+never reaches a level. A step whose nearest event is a level is a free step: (BB1) of
+:mod:`.bridge` decides whether it touched the level, (BB2) samples when; the passage is recorded
+then and the particle restarts from the level (exact: τ depends only on the path before it).
+Jumps end exactly on levels. Only a > s σ excursion can pass a level unseen (recorded at the
+step's end). docs/kernels.md, "Escape times".
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ from patchwalk_client.options import ExactOptions
 
 from ..media import Medium
 from ..rng import normal, particle_state, uniform
+from .bridge import bridge_hit, bridge_hit_time, record_level, record_passed
 from .common import (
     KernelResult,
     check_args,
@@ -82,7 +83,6 @@ from .common import (
     neighbour,
     perp_step,
     record,
-    record_escape,
     start_position,
 )
 from .kernel import Kernel, escape_distances, l_min
@@ -153,7 +153,6 @@ def exact_kernel(
         for gg in range(offsets[st], offsets[st + 1]):
             uext[gg] = (edges[gg + st + 1] - edges[gg + st]) * isqk[gg]
     rs = np.empty(4, dtype=np.uint64)
-    done = np.zeros(max(n_dist, 1), dtype=np.bool_)
     ylim_min = strip_fraction * l_perp
     steps = 0
     for p in range(n_particles):
@@ -161,9 +160,10 @@ def exact_kernel(
         x, y, s, g, w = start_position(rs, edges, offsets, length, height, n_strips, l_perp)
         x0 = x
         y0 = y
-        for j in range(n_dist):
-            done[j] = False
-        n_left = n_dist
+        jp = 0  # distances are sorted: esc_dist[jp:] are pending
+        lp = esc_dist[0] if n_dist > 0 else math.inf
+        lvl_hi = x0 + lp
+        lvl_lo = x0 - lp
         t = 0.0
         for k in range(n_times):
             tk = times[k]
@@ -173,80 +173,94 @@ def exact_kernel(
                 b = edges[base + 1] + w * length
                 kc = kappa[g]
                 sc = sqk[g]
-                d_l = x - a
-                d_r = b - x
-                if d_r <= d_l:
+                # event points of the patch: its edges, or a pending level inside it
+                lev_r = lvl_hi <= b
+                lev_l = lvl_lo >= a
+                pr = lvl_hi if lev_r else b
+                pl = lvl_lo if lev_l else a
+                if pr - x <= x - pl:
                     direction = 1
-                    dn = d_r
-                    df = d_l
+                    near_lvl = lev_r
+                    far_lvl = lev_l
+                    pn = pr
+                    pf = pl
                     xi_ = b
-                    xf = a
                 else:
                     direction = -1
-                    dn = d_l
-                    df = d_r
+                    near_lvl = lev_l
+                    far_lvl = lev_r
+                    pn = pl
+                    pf = pr
                     xi_ = a
-                    xf = b
+                un = max(direction * (pn - x), 0.0) * isqk[g]  # y distance to the near event
+                uf = max(direction * (x - pf), 0.0) * isqk[g]  # ... and to the far one
                 gn, wn = neighbour(g, w, s, offsets, direction)
                 sn = sqk[gn]
-                un = max(dn, 0.0) * isqk[g]
-                uf = df * isqk[g]
-                unx = uext[gn]
-                lim = min(uf, un + unx)
+                unx = uext[gn]  # beyond the interface: up to the neighbour's far edge or a level
+                lvl_n = False
+                if not near_lvl:
+                    if direction > 0:
+                        if lvl_hi < b + unx * sn:
+                            unx = (lvl_hi - b) / sn
+                            lvl_n = True
+                    elif lvl_lo > a - unx * sn:
+                        unx = (a - lvl_lo) / sn
+                        lvl_n = True
+                    lim = min(uf, un + unx)
+                else:
+                    lim = uf  # the path is free until it meets the level (then it restarts)
                 dt = lim * lim * inv2s2
                 rem = tk - t
                 if jumps and dt < rem:
-                    # exact jump to the exit of a y-interval of half-width r (centred, or
-                    # straddling the interface the particle sits on), if it pays
-                    r = un if un > 0.0 else min(uf, unx)
+                    # exact jump to the exit of a y-interval of half-width r: centred (its
+                    # ends at most the nearest event), or straddling the interface it sits on
+                    on_if = un <= 0.0 and not near_lvl
+                    r = min(uf, unx) if on_if else un
                     r = min(r, math.sqrt(rem * inv_h))
                     if 0.5 * r * r >= jump_gain * dt:
-                        if un > 0.0:
-                            lo = x - r * sc
-                            hi = x + r * sc
-                        elif direction > 0:
-                            lo = xi_ - r * sc
-                            hi = xi_ + r * sn
-                        else:
-                            lo = xi_ - r * sn
-                            hi = xi_ + r * sc
-                        free = True
-                        if n_left > 0:
-                            for j in range(n_dist):
-                                if not done[j]:
-                                    lu = x0 + esc_dist[j]
-                                    ll = x0 - esc_dist[j]
-                                    if lo < lu < hi or lo < ll < hi:
-                                        free = False
-                        if free:
-                            tau = r * r * exit_time_quantile(uniform(rs), exit_table)
-                            if tau > rem:  # P <= 2Phi(-safety): neglected, stay put
-                                tau = rem
-                            elif un > 0.0:
-                                if uniform(rs) < 0.5:  # towards the interface
-                                    x = xi_ if r == un else x + direction * r * sc
+                        tau = r * r * exit_time_quantile(uniform(rs), exit_table)
+                        hit = False
+                        if tau > rem:  # P <= 2Phi(-safety): neglected, stay put
+                            tau = rem
+                        elif not on_if:
+                            if uniform(rs) < 0.5:  # towards the near event
+                                if r == un:
+                                    x = pn
+                                    hit = near_lvl
                                 else:
-                                    x = x - direction * r * sc
-                            elif uniform(rs) * (sc + sn) < sn:  # skew BM: beyond, p = sn/(sc+sn)
+                                    x = x + direction * r * sc
+                            elif r == uf:
+                                x = pf
+                                hit = far_lvl
+                            else:
+                                x = x - direction * r * sc
+                        elif uniform(rs) * (sc + sn) < sn:  # skew BM: beyond, p = sn/(sc+sn)
+                            if r == unx and lvl_n:
+                                x = lvl_hi if direction > 0 else lvl_lo
+                                hit = True
+                            else:
                                 x = xi_ + direction * r * sn
                                 g = gn
                                 w = wn
-                            else:
-                                x = xf if r == uf else xi_ - direction * r * sc
-                            if n_left > 0:
-                                for j in range(n_dist):
-                                    if not done[j] and abs(x - x0) >= esc_dist[j]:
-                                        done[j] = True
-                                        n_left -= 1
-                                        record_escape(esc, j, t + tau)
-                            base = g + s
-                            if x < edges[base] + w * length or x >= edges[base + 1] + w * length:
-                                g, w = locate(edges, offsets, s, length, x)
-                            steps += 1
-                            t += tau
-                            if t >= tk:
-                                t = tk
-                            continue
+                        elif r == uf:
+                            x = pf
+                            hit = far_lvl
+                        else:
+                            x = xi_ - direction * r * sc
+                        if hit:
+                            jp = record_level(esc, esc_dist, jp, t + tau)
+                        jp = record_passed(esc, esc_dist, jp, abs(x - x0), t + tau)
+                        lp = esc_dist[jp] if jp < n_dist else math.inf
+                        lvl_hi = x0 + lp
+                        lvl_lo = x0 - lp
+                        base = g + s
+                        if x < edges[base] + w * length or x >= edges[base + 1] + w * length:
+                            g, w = locate(edges, offsets, s, length, x)
+                        steps += 1
+                        t += tau
+                        if t >= tk:
+                            t = tk
+                        continue
                 if two_d:
                     yl = y - math.floor(y / l_perp) * l_perp
                     dyb = max(min(yl, l_perp - yl), ylim_min)
@@ -254,36 +268,30 @@ def exact_kernel(
                 last = dt >= rem
                 if last:
                     dt = rem
-                x1, touched, crossed = interface_step(x, xi_, direction, kc, sc, sn, un, dt, rs)
-                gnew = g
-                wnew = w
-                if crossed:
-                    gnew = gn
-                    wnew = wn
-                # first passage
-                if n_left > 0:
-                    for j in range(n_dist):
-                        if done[j]:
-                            continue
-                        lev = esc_dist[j]
-                        hit = abs(x1 - x0) >= lev
-                        if not hit and not touched:
-                            du0 = x0 + lev - x
-                            du1 = x0 + lev - x1
-                            dl0 = x - (x0 - lev)
-                            dl1 = x1 - (x0 - lev)
-                            q = min(du0 * du1, dl0 * dl1) / (kc * dt)
-                            if q < 40.0:
-                                pu = math.exp(-du0 * du1 / (kc * dt))
-                                pl = math.exp(-dl0 * dl1 / (kc * dt))
-                                hit = uniform(rs) < pu + pl - pu * pl
-                        if hit:
-                            done[j] = True
-                            n_left -= 1
-                            record_escape(esc, j, t + dt)
-                x = x1
-                g = gnew
-                w = wnew
+                if near_lvl:
+                    # free step towards a pending level: (BB1) decides whether it was touched,
+                    # (BB2) when; the particle then restarts from the level at that time
+                    dxs = math.sqrt(2.0 * kc * dt) * normal(rs)
+                    yhat = un - direction * dxs / sc
+                    if bridge_hit(un, yhat, dt, rs):
+                        dt = bridge_hit_time(un, yhat, dt, rs)
+                        x = pn
+                        jp = record_level(esc, esc_dist, jp, t + dt)
+                        last = t + dt >= tk
+                    else:
+                        x = x + dxs
+                else:
+                    x, _touched, crossed = interface_step(x, xi_, direction, kc, sc, sn, un, dt,
+                                                          rs)
+                    if crossed:
+                        g = gn
+                        w = wn
+                if n_dist > 0:
+                    # only a > safety-sigma excursion can pass a level unseen: end of the step
+                    jp = record_passed(esc, esc_dist, jp, abs(x - x0), t + dt)
+                    lp = esc_dist[jp] if jp < n_dist else math.inf
+                    lvl_hi = x0 + lp
+                    lvl_lo = x0 - lp
                 # rare: left the patch by more than the one interface considered
                 base = g + s
                 if x < edges[base] + w * length or x >= edges[base + 1] + w * length:
@@ -339,7 +347,9 @@ def run_exact(
     -------
     KernelResult
     """
-    t, esc_d, st, sums, esc = check_args(medium, times, n_particles, state, escape)
+    t, esc_in, st, sums, esc_sorted = check_args(medium, times, n_particles, state, escape)
+    order = np.argsort(esc_in, kind="stable")  # the kernel walks the levels nearest first
+    esc_d = np.ascontiguousarray(esc_in[order])
     if not safety >= 2.0:
         raise ValueError(f"safety must be >= 2 standard deviations (got {safety}); default is 8")
     if medium.kappa_perp < 0.0:
@@ -349,10 +359,12 @@ def run_exact(
     steps = exact_kernel(
         medium.edges, medium.kappa, medium.offsets, float(medium.length),
         float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
-        t, esc_d, int(n_particles), st, float(safety), sums, esc,
+        t, esc_d, int(n_particles), st, float(safety), sums, esc_sorted,
         exit_table(), exit_horizon(float(safety)), float(jump_gain) if jumps else 0.0,
         float(strip_fraction),
     )
+    esc = np.empty_like(esc_sorted)
+    esc[order] = esc_sorted
     return KernelResult(sums=sums, esc=esc, steps=int(steps))
 
 
