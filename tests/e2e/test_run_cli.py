@@ -78,7 +78,8 @@ def test_json_shape_show_and_mismatch(tmp_path: Path, spec_file: Path) -> None:
     assert len(doc["points"]) == 2
     pt = doc["points"][1]
     assert pt["params"] == {"energy": 2.0}
-    assert set(pt) == {"params", "t", "kappa", "kappa_err", "kappa_err_source", "kappa_A",
+    assert set(pt) == {"params", "t", "kappa", "kappa_err", "kappa_err_source", "kappa_err_dof",
+                       "kappa_err_particles", "kappa_err_between", "kappa_A",
                        "kappa_H", "kappa_A_ensemble", "kappa_H_ensemble", "n_particles",
                        "n_tasks"}
     assert len(pt["t"]) == len(pt["kappa"]) == len(pt["kappa_err"]) == 5

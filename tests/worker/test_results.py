@@ -24,7 +24,8 @@ from patchwalk_worker.store import SweepStore
 from patchwalk_worker.summary import combine_kappa
 from test_store import fake_runner, fill, spec_dict
 
-KAPPA_KEYS = ["params", "t", "kappa", "kappa_err", "kappa_err_source", "kappa_A", "kappa_H",
+KAPPA_KEYS = ["params", "t", "kappa", "kappa_err", "kappa_err_source", "kappa_err_dof",
+              "kappa_err_particles", "kappa_err_between", "kappa_A", "kappa_H",
               "kappa_A_ensemble", "kappa_H_ensemble", "n_particles", "n_tasks"]
 
 
@@ -43,7 +44,7 @@ def _summary(two_d: bool) -> PointSummary:
         realisation=np.mean(real, axis=0),
         realisation_columns=(float(np.mean(real[:, 0])), float(np.mean(real[:, 1]))),
         ensemble=(2.0, float("nan")), kappa_2d=None, kappa_perp=0.1 if two_d else None,
-        heuristic=None, escape=None, curves={"kappa_A": 2.0 * np.ones(6)},
+        heuristic=None, escape=None, escape_reference=None, curves={"kappa_A": 2.0 * np.ones(6)},
         n_particles=2000, n_tasks=4, steps=0,
     )
 
@@ -59,7 +60,7 @@ def test_kappa_record_shape_and_nan_to_null() -> None:
     assert res.kappa[0]["kappa"] == pt["kappa"] and "kappa_perp" not in res.kappa[0]
     two = records([_summary(two_d=True)], dimensions=2).kappa[0]
     assert two["kappa_perp"] == 0.1
-    assert list(two.to_dict()) == [*KAPPA_KEYS[:9], "kappa_perp", *KAPPA_KEYS[9:]]
+    assert list(two.to_dict()) == [*KAPPA_KEYS[:12], "kappa_perp", *KAPPA_KEYS[12:]]
     assert KappaResults(points=[res.kappa[0]]) == {"points": [pt]}
     assert res.escape[0].to_dict() == {"params": {"energy": 10.0}, "distance": []}
 
@@ -123,3 +124,28 @@ def test_results_file_is_written_like_the_store_files(tmp_path: Path) -> None:
     mode = (path / RESULTS_FILE).stat().st_mode & 0o777
     assert mode == (path / "zarr.json").stat().st_mode & 0o777
     assert [p.name for p in path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_escape_served_beside_the_exact_first_passage_time(tmp_path: Path) -> None:
+    """A finished store serves the Monte-Carlo mean escape time beside the exact ⟨τ⟩ (FP1) of
+    the same realisations, and the two agree within 1% + 4σ when every particle escaped."""
+    spec = load_spec({
+        "name": "esc", "seed": 3, "kernel": "exact",
+        "medium": {"patches": [[1.0, 1.0], [0.5, 0.01]]},
+        "particles": {"count": 4000, "per_task": 2000},
+        "times": {"min": 0.1, "max": 2000.0, "count": 4},
+        "escape": {"distances": [0.3, 1.0, 3.0]},
+    })
+    store = SweepStore.create_or_open(tmp_path / "s.zarr", spec)
+    for point, task in store.pending():
+        execute_task(str(tmp_path / "s.zarr"), point, task)
+    SweepStore.create_or_open(tmp_path / "s.zarr", spec).write_summaries()
+    esc = read_results(tmp_path / "s.zarr").escape[0]
+    assert esc.fraction == [1.0, 1.0, 1.0]
+    for mc, err, ref, sd in zip(esc.mean_time, esc.mean_time_err, esc.mean_time_reference,
+                                esc.time_sd_reference, strict=True):
+        assert mc is not None and err is not None and ref is not None and sd is not None
+        assert abs(mc - ref) <= 0.01 * ref + 4.0 * err, (mc, err, ref)
+        # the particle error of the mean agrees with the exact spread of τ / √N
+        assert err == pytest.approx(sd / np.sqrt(4000), rel=0.15)
+    assert esc.rate_reference == pytest.approx([1.0 / r for r in esc.mean_time_reference])

@@ -123,13 +123,19 @@ Floats = list[float | None]
 class KappaPoint(Record):
     """κ̄(t) of one point: the ``patchwalk run --json`` shape (docs/interfaces.md §9)."""
 
-    _omit_if_none = ("kappa_perp",)
+    _omit_if_none = ("kappa_perp", "kappa_err_dof", "kappa_err_particles", "kappa_err_between")
 
     params: dict[str, Any] = Field(description="values of the sweep axes at this point")
     t: Floats = Field(description="output times")
     kappa: Floats = Field(description="κ̄(t) = ⟨Δx²⟩/2t (eq. 2)")
     kappa_err: Floats = Field(description="standard error of κ̄(t)")
     kappa_err_source: str = Field(description='"realisations" (≥ 2 tasks) or "particles"')
+    kappa_err_dof: Floats | None = Field(
+        default=None, description="degrees of freedom of kappa_err (Welch–Satterthwaite)")
+    kappa_err_particles: Floats | None = Field(
+        default=None, description="standard error from the particle spread alone")
+    kappa_err_between: Floats | None = Field(
+        default=None, description="standard error from the spread between realisations alone")
     kappa_A: float | None = Field(description="arithmetic mean κ of the realisations (eq. 3)")
     kappa_H: float | None = Field(description="harmonic mean κ of the realisations (eq. 4)")
     kappa_A_ensemble: float | None = Field(description="κ_A of the ensemble (eq. 5)")
@@ -171,7 +177,8 @@ class Kappa2DResults(Record):
 class EscapePoint(Record):
     """First-passage statistics of one point per escape distance (eq. 8)."""
 
-    _omit_if_none = ("fraction", "mean_time", "mean_time_err", "rate", "rate_err")
+    _omit_if_none = ("fraction", "mean_time", "mean_time_err", "rate", "rate_err",
+                     "mean_time_reference", "time_sd_reference", "rate_reference")
 
     params: dict[str, Any]
     distance: Floats = Field(description="escape distances L_esc (|Δx| ≥ L)")
@@ -180,6 +187,12 @@ class EscapePoint(Record):
     mean_time_err: Floats | None = None
     rate: Floats | None = Field(default=None, description="t_esc⁻¹ = 1/mean_time")
     rate_err: Floats | None = None
+    mean_time_reference: Floats | None = Field(
+        default=None, description="exact ⟨τ⟩ on the same realisations (uniform start; NaN in "
+        "2D with κ⊥ > 0)")
+    time_sd_reference: Floats | None = Field(
+        default=None, description="exact standard deviation of τ on the same realisations")
+    rate_reference: Floats | None = Field(default=None, description="1/mean_time_reference")
 
 
 class EscapeResults(Record):

@@ -37,9 +37,11 @@ from patchwalk_worker.summary import (
     Kappa2D,
     KappaSummary,
     combine_kappa,
+    escape_reference_means,
     escape_summary,
     kappa_2d,
 )
+from patchwalk_worker.task import task_particles
 from patchwalk_worker.theory import kappa_2d_heuristic, theory_curves
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,6 +90,9 @@ class PointSummary:
         κ̄_2D of eqs (10) and (11) (2D only).
     escape : EscapeSummary or None
         First-passage statistics (eq. 8) when the point has escape distances.
+    escape_reference : ndarray or None, shape (n_dist, 2)
+        Exact ⟨τ⟩, ⟨τ²⟩ on the point's realisations (first_passage.py), weighted by the
+        tasks' particles as the Monte-Carlo mean is.
     curves : dict
         Theory curves at ``t`` (:func:`patchwalk_worker.theory.theory_curves`).
     n_particles, n_tasks, steps : int
@@ -104,6 +109,7 @@ class PointSummary:
     kappa_perp: float | None
     heuristic: tuple[float, float] | None
     escape: EscapeSummary | None
+    escape_reference: np.ndarray | None
     curves: dict[str, np.ndarray]
     n_particles: int
     n_tasks: int
@@ -137,6 +143,10 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             kappa_perp=spec.kappa_perp_scaled() if two_d else None,
             heuristic=heuristic,
             escape=escape_summary(d["esc"], float(n_particles)) if dist.shape[0] else None,
+            escape_reference=escape_reference_means(
+                d["esc_reference"],
+                np.array([task_particles(spec, k) for k in range(store.n_tasks[i])]),
+            ) if dist.shape[0] else None,
             curves=dict(theory_curves(spec, np.asarray(spec.output_times(), dtype=np.float64))),
             n_particles=n_particles,
             n_tasks=int(store.n_tasks[i]),
@@ -163,6 +173,9 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
         kappa.append(KappaPoint(
             params=p.params, t=_nums(p.t), kappa=_nums(p.kappa.kappa),
             kappa_err=_nums(p.kappa.kappa_err), kappa_err_source=p.kappa.source,
+            kappa_err_dof=_nums(p.kappa.dof),
+            kappa_err_particles=_nums(p.kappa.kappa_err_particles),
+            kappa_err_between=_nums(p.kappa.kappa_err_between),
             kappa_A=_num(p.realisation_columns[0]), kappa_H=_num(p.realisation_columns[1]),
             kappa_A_ensemble=_num(p.ensemble[0]), kappa_H_ensemble=_num(p.ensemble[1]),
             kappa_perp=None if p.kappa_perp is None else _num(p.kappa_perp),
@@ -177,17 +190,28 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
                 heuristic_10=_num(p.heuristic[0]), heuristic_11=_num(p.heuristic[1]),
                 n_particles=p.n_particles, n_tasks=p.n_tasks,
             ))
-        es = p.escape
-        escape.append(EscapePoint(params=p.params, distance=_nums(p.distances)) if es is None
-                      else EscapePoint(params=p.params, distance=_nums(p.distances),
-                                       fraction=_nums(es.fraction),
-                                       mean_time=_nums(es.mean_time),
-                                       mean_time_err=_nums(es.mean_time_err),
-                                       rate=_nums(es.rate), rate_err=_nums(es.rate_err)))
+        escape.append(_escape_point(p))
         theory.append(TheoryPoint(params=p.params, t=_nums(p.t),
                                   curves={k: _nums(v) for k, v in p.curves.items()}))
     return SweepResults(kappa=kappa, kappa2d=kappa2d, escape=escape, theory=theory,
                         dimensions=2 if dimensions == 2 else 1)
+
+
+def _escape_point(p: PointSummary) -> EscapePoint:
+    """Monte-Carlo escape statistics of a point beside the exact values on its realisations."""
+    es, ref = p.escape, p.escape_reference
+    if es is None or ref is None:
+        return EscapePoint(params=p.params, distance=_nums(p.distances))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(np.maximum(ref[:, 1] - ref[:, 0] ** 2, 0.0))
+        rate_ref = 1.0 / ref[:, 0]
+    return EscapePoint(
+        params=p.params, distance=_nums(p.distances), fraction=_nums(es.fraction),
+        mean_time=_nums(es.mean_time), mean_time_err=_nums(es.mean_time_err),
+        rate=_nums(es.rate), rate_err=_nums(es.rate_err),
+        mean_time_reference=_nums(ref[:, 0]), time_sd_reference=_nums(sd),
+        rate_reference=_nums(rate_ref),
+    )
 
 
 def write_results(store_path: str | Path, results: SweepResults) -> None:

@@ -6,6 +6,8 @@ Layout (docs/engine.md, docs/interfaces.md §8)::
                                  versions, axes, n_points, n_tasks (per point), initialised
     STORE/tasks/sums             (point, task, t, moment)   float64, chunk (1, 1, n_t, 5)
     STORE/tasks/esc              (point, task, escape_distance, esc_stat) chunk (1, 1, n_d, 3)
+    STORE/tasks/esc_reference    (point, task, escape_distance, tau_moment) exact ⟨τ⟩, ⟨τ²⟩
+                                 of the task's realisation (first_passage.py)
     STORE/tasks/realisation      (point, task, phase_mean)  κ_A, κ_H of the task's medium
     STORE/tasks/steps            (point, task)              int64 particle-steps
     STORE/tasks/done             (point, task)              bool, chunk (1, 1), written LAST
@@ -76,6 +78,7 @@ class SweepStore:
         self.spec = spec
         self.spec_hash = hash_
         self._arrays: dict[str, zarr.Array[Any]] = {}  # opened per-task arrays (metadata read once)
+        self._names: set[str] | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -150,6 +153,10 @@ class SweepStore:
                            dtype="f8", fill_value=np.nan,
                            dimension_names=("point", "task", "escape_distance", "esc_stat"),
                            **common)
+            t.create_array("esc_reference", shape=(n_p, k_max, n_d, 2),
+                           chunks=(1, 1, max(n_d, 1), 2), dtype="f8", fill_value=np.nan,
+                           dimension_names=("point", "task", "escape_distance", "tau_moment"),
+                           **common)
             t.create_array("realisation", shape=(n_p, k_max, 2), chunks=(1, 1, 2), dtype="f8",
                            fill_value=np.nan, dimension_names=("point", "task", "phase_mean"),
                            **common)
@@ -201,6 +208,14 @@ class SweepStore:
             arr = self._arrays[name] = found
         return arr
 
+    def _task_names(self) -> set[str]:
+        """Names of the per-task arrays (stores written before ``esc_reference`` lack it)."""
+        if self._names is None:
+            found = self.group["tasks"]
+            assert isinstance(found, zarr.Group)
+            self._names = {name for name, _ in found.arrays()}
+        return self._names
+
     def done_mask(self) -> np.ndarray:
         """Boolean ``(n_points, n_tasks_max)``: which tasks are finished."""
         return np.asarray(self._tasks("done")[...], dtype=bool)
@@ -234,6 +249,10 @@ class SweepStore:
             esc = np.full((n_d, 3), np.nan)
             esc[: result.esc.shape[0]] = result.esc
             self._tasks("esc")[point, task] = esc
+            if result.esc_reference is not None and "esc_reference" in self._task_names():
+                ref = np.full((n_d, 2), np.nan)
+                ref[: result.esc_reference.shape[0]] = result.esc_reference
+                self._tasks("esc_reference")[point, task] = ref
         self._tasks("realisation")[point, task] = np.array([result.kappa_A, result.kappa_H])
         self._tasks("steps")[point, task] = int(result.steps)
         self._tasks("done")[point, task] = True
@@ -244,6 +263,9 @@ class SweepStore:
         return {
             "sums": np.asarray(self._tasks("sums")[point, :k, :n_t]),
             "esc": np.asarray(self._tasks("esc")[point, :k, :n_d]),
+            "esc_reference": (np.asarray(self._tasks("esc_reference")[point, :k, :n_d])
+                              if "esc_reference" in self._task_names()
+                              else np.full((k, n_d, 2), np.nan)),
             "realisation": np.asarray(self._tasks("realisation")[point, :k]),
             "steps": np.asarray(self._tasks("steps")[point, :k]),
             "done": np.asarray(self._tasks("done")[point, :k]),

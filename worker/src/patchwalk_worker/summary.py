@@ -245,3 +245,26 @@ def escape_summary(esc: np.ndarray, n_particles: float) -> EscapeSummary:
         rate_err = err / (mean * mean)
         frac = c / n_particles
     return EscapeSummary(frac, mean, err, rate, rate_err)
+
+
+def escape_reference_means(ref: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Exact ⟨τ⟩, ⟨τ²⟩ of a point: the tasks' realisation values weighted by their particles.
+
+    The Monte-Carlo mean time of :func:`escape_summary` pools the particles of all tasks, so its
+    deterministic counterpart weights each realisation's exact moments (first_passage.py, FP1)
+    by the particles that sampled it.
+
+    Parameters
+    ----------
+    ref : ndarray, shape (n_tasks, n_dist, 2)
+        Per task, per distance: exact ⟨τ⟩ and ⟨τ²⟩ of that realisation.
+    weights : ndarray, shape (n_tasks,)
+        Particles of each task.
+
+    Returns
+    -------
+    ndarray, shape (n_dist, 2)
+    """
+    r = np.asarray(ref, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    return np.asarray(np.tensordot(w / np.sum(w), r, axes=(0, 0)), dtype=np.float64)

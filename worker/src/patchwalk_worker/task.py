@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from patchwalk_worker.first_passage import mean_first_passage
+from patchwalk_worker.kernels.kernel import escape_distances
 from patchwalk_worker.kernels.registry import get_kernel
-from patchwalk_worker.media import build_medium
+from patchwalk_worker.media import Medium, build_medium
 from patchwalk_worker.rng import medium_rng, task_state
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +50,10 @@ class TaskResult:
         Arithmetic and harmonic means of this task's realisation (eqs 3 and 4).
     steps : int
         Particle-steps done (0 for the reference).
+    esc_reference : ndarray of float64, shape (n_dist, 2), optional
+        Exact ⟨τ⟩ and ⟨τ²⟩ of the first passage past each escape distance on this task's
+        realisation from a uniform start (:func:`patchwalk_worker.first_passage.
+        mean_first_passage`); NaN where it does not apply (2D with κ⊥ > 0).
     """
 
     sums: np.ndarray
@@ -55,6 +61,7 @@ class TaskResult:
     kappa_A: float
     kappa_H: float
     steps: int
+    esc_reference: np.ndarray | None = None
 
 
 def n_tasks(spec: SweepSpec) -> int:
@@ -103,4 +110,18 @@ def run_task(spec: SweepSpec, point: int, task: int) -> TaskResult:
         kappa_A=float(medium.kappa_A),
         kappa_H=float(medium.kappa_H),
         steps=int(res.steps),
+        esc_reference=escape_reference(spec, medium),
     )
+
+
+def escape_reference(spec: SweepSpec, medium: Medium) -> np.ndarray:
+    """Exact ⟨τ⟩, ⟨τ²⟩ per escape distance on one realisation, shape (n_dist, 2).
+
+    The yardstick served beside the Monte-Carlo escape statistics (eq. 8): the backward
+    equations (FP1) of :mod:`patchwalk_worker.first_passage`, averaged over a uniform start.
+    NaN in 2D with κ⊥ > 0, where no deterministic solution is computed.
+    """
+    distances = escape_distances(spec)
+    if distances.size == 0 or medium.kappa_perp > 0.0:
+        return np.full((distances.size, 2), np.nan)
+    return np.ascontiguousarray(mean_first_passage(medium, distances), dtype=np.float64)
