@@ -17,8 +17,9 @@ from .auth import require_token
 from .backend import StoreBackend, SweepBackend
 from .problems import install_problem_handlers
 from .registry import Registry
+from .routes import cluster as cluster_routes
 from .routes import health, results, sweeps
-from .runners import DaskRunner, TaskRunner
+from .runners import TaskRunner
 from .scheduler import Scheduler
 from .settings import ServiceSettings
 
@@ -26,28 +27,10 @@ _log = logging.getLogger(__name__)
 
 
 def dask_runner(settings: ServiceSettings) -> TaskRunner:
-    """A runner on the configured scheduler, or on an embedded LocalCluster."""
-    try:
-        from .cluster import make_client
+    """A runner on the cluster ``settings.cluster`` names (embedded LocalCluster by default)."""
+    from .cluster_session import cluster_runner
 
-        if settings.scheduler:
-            client = make_client(scheduler=settings.scheduler)
-        else:
-            client = make_client(workers=settings.workers)
-    except ImportError:  # the engine's cluster factory is not installed: build it here
-        from distributed import Client, LocalCluster
-
-        if settings.scheduler:
-            client = Client(settings.scheduler)  # type: ignore[no-untyped-call]
-        else:
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=settings.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
-            client = Client(cluster)  # type: ignore[no-untyped-call]
-    return DaskRunner(client)
+    return cluster_runner(settings)
 
 
 def create_app(
@@ -126,6 +109,7 @@ def create_app(
     app.include_router(health.protected, dependencies=auth)
     app.include_router(sweeps.router, prefix="/v1", dependencies=auth)
     app.include_router(results.router, prefix="/v1", dependencies=auth)
+    app.include_router(cluster_routes.router, prefix="/v1", dependencies=auth)
     return app
 
 

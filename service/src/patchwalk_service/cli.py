@@ -26,10 +26,15 @@ def register(subparsers: Any) -> None:
     from patchwalk_service.serve import register_serve  # the REST service (issue 4)
 
     register_serve(subparsers)
+    from patchwalk_service.cluster_cmd import register_cluster
+
+    register_cluster(subparsers)
 
 
 def register_run(subparsers: Any) -> None:
     """Add ``patchwalk run``."""
+    from patchwalk_service.cluster_session import add_cluster_arguments
+
     p = subparsers.add_parser("run", help="run a sweep locally or on a Dask scheduler",
                               description="Run (or resume) a parameter sweep into a zarr store.")
     p.add_argument("spec", help="sweep spec file (.toml, .json, .yaml)")
@@ -42,6 +47,7 @@ def register_run(subparsers: Any) -> None:
     g.add_argument("--scheduler", default=None, metavar="ADDR",
                    help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--json", action="store_true", help='print {"points": [...]} as JSON')
+    add_cluster_arguments(p)
     p.add_argument("--max-in-flight", type=int, default=None, metavar="K",
                    help="tasks submitted at once (default: 2 x workers)")
     p.set_defaults(func=cmd_run)
@@ -136,19 +142,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, spec: Any, out: str, run_sweep: Any) -> int:
     from patchwalk_worker.store import SweepStore
 
-    from patchwalk_service.cluster import make_client
+    from patchwalk_service.cluster_session import run_session
     from patchwalk_service.progress import make_progress
 
     try:
-        client = make_client(workers=args.workers, scheduler=args.scheduler)
+        session, in_flight = run_session(args)
     except ValueError as exc:
         _err(f"patchwalk run: {exc}")
         return 2
     try:
-        report = run_sweep(spec, out, client, max_in_flight=args.max_in_flight,
+        report = run_sweep(spec, out, session.client, max_in_flight=in_flight,
                            progress=make_progress())
     finally:
-        client.close()  # type: ignore[no-untyped-call]
+        session.close()
     if report.skipped:
         _err(f"skipped {report.skipped} finished tasks")
     if args.out is not None:

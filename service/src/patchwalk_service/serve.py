@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .auth import check_bind
+from .cluster_session import add_cluster_arguments, cluster_overrides
 from .settings import ServiceSettings
 
 
@@ -47,6 +48,7 @@ def register_serve(subparsers: Any) -> None:
         help="allow binding a non-loopback address without tokens",
     )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
+    add_cluster_arguments(p)
     p.set_defaults(func=serve_command)
 
 
@@ -59,6 +61,7 @@ def settings_from_args(args: argparse.Namespace) -> ServiceSettings:
             overrides[name] = value
     if getattr(args, "insecure", False):
         overrides["insecure"] = True
+    overrides.update(cluster_overrides(args))
     return ServiceSettings(**overrides)
 
 

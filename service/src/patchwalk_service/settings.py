@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from .cluster_session import ClusterSettings  # --cluster, --interface, --dashboard, jobs
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(ClusterSettings):
     """Everything the REST service needs; each field is also ``PATCHWALK_<NAME>``.
 
     ``PATCHWALK_TOKENS`` accepts a comma-separated list or a JSON list.
