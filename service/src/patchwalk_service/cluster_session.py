@@ -166,8 +166,12 @@ def open_cluster(settings: Any, *, data_dir: Path | None = None) -> ClusterSessi
     legacy = getattr(settings, "scheduler", None)
     if legacy and kind == "local":
         kind = legacy  # --scheduler ADDRESS is --cluster ADDRESS
-    # the engine bounds the tasks in flight itself: hand each worker its next task early
-    config: dict[str, Any] = {"distributed.scheduler.worker-saturation": float("inf")}
+    # The engine bounds the tasks in flight itself: on the embedded cluster hand each worker
+    # its next task early (no idle round trip). Batch workers may leave (walltime, scancel):
+    # there a task waits on the scheduler until a thread is free, so a worker that leaves takes
+    # only the tasks it was executing with it, not a queue of assigned ones.
+    saturation = float("inf") if kind == "local" else 1.0
+    config: dict[str, Any] = {"distributed.scheduler.worker-saturation": saturation}
     if settings.dashboard is None:
         config.update(_HEALTH_ONLY)
     # without a dashboard the scheduler's remaining HTTP server (/health) takes a free port
@@ -198,6 +202,7 @@ def open_cluster(settings: Any, *, data_dir: Path | None = None) -> ClusterSessi
                              idle_release=settings.idle_release,
                              interval=settings.scale_interval)
     cluster.scheduler.add_plugin(events)
+    events.workers_seen.update(cluster.scheduler.workers)
     client = Client(cluster, security=credentials.security,  # type: ignore[no-untyped-call]
                     set_as_default=False)
     if policy is not None:
@@ -220,8 +225,17 @@ class ClusterRunner(DaskRunner):
 
 
 def cluster_runner(settings: Any) -> ClusterRunner:
-    """``create_app``'s runner factory: the cluster of ``settings``."""
-    return ClusterRunner(open_cluster(settings, data_dir=getattr(settings, "data_dir", None)))
+    """``create_app``'s runner factory: the cluster of ``settings``.
+
+    On a batch cluster an unset ``max_in_flight`` is raised to two tasks per core of
+    ``max_jobs`` jobs: the policy scales from the tasks it sees, which the scheduler bounds.
+    """
+    session = open_cluster(settings, data_dir=getattr(settings, "data_dir", None))
+    policy = session.policy
+    if policy is not None and "max_in_flight" not in settings.model_fields_set:
+        settings.max_in_flight = max(settings.max_in_flight,
+                                     2 * policy.max_jobs * policy.cores_per_job)
+    return ClusterRunner(session)
 
 
 class _RunSettings(ClusterSettings):
