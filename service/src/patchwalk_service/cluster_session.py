@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,7 @@ def open_cluster(settings: Any, *, data_dir: Path | None = None) -> ClusterSessi
             cluster = _local(settings, credentials, opts)
         policy = None
     else:
-        credentials = RunCredentials((data_dir or Path("patchwalk-data")) / "tls")
+        credentials = RunCredentials(Path(data_dir or "patchwalk-data") / "tls")
         try:
             with dask.config.set(config):
                 cluster = build_cluster(kind, credentials=credentials,
@@ -219,6 +220,22 @@ class ClusterRunner(DaskRunner):
     def __init__(self, session: ClusterSession) -> None:
         super().__init__(session.client, close_client=False)
         self.session = session
+
+    def wait_any(self, handles: list[Any], timeout: float) -> list[Any]:
+        """Finished handles, waiting up to ``timeout`` s for one (no exception on timeout).
+
+        ``distributed.wait(..., timeout=)`` raises on timeout, and the traceback keeps the
+        futures it was given alive for a while: their results then stay in worker memory,
+        and a worker that leaves takes them along — Dask recomputes every one of them.
+        """
+        done = [h for h in handles if h.done()]
+        if done or not handles:
+            return done
+        event = threading.Event()
+        for h in handles:
+            h.add_done_callback(lambda _f: event.set())
+        event.wait(timeout)
+        return [h for h in handles if h.done()]
 
     def close(self) -> None:
         self.session.close()

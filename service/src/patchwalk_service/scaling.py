@@ -49,6 +49,7 @@ class WorkerEvents(SchedulerPlugin):
         self.tasks_recomputed = 0
         self.recomputed_by_sweep: Counter[str] = Counter()
         self.workers_seen: set[str] = set()
+        self.removals: list[dict[str, Any]] = []  # the last 20 removals, for the status
 
     def add_worker(self, scheduler: Any, worker: str) -> None:
         self.workers_seen.add(worker)
@@ -60,8 +61,14 @@ class WorkerEvents(SchedulerPlugin):
             self.workers_retired += 1
         else:
             self.workers_lost += 1
-        keys = list(msg.get("processing-tasks", ())) + list(msg.get("lost-computed-tasks", ()))
-        for key in keys:
+        running = list(msg.get("processing-tasks", ()))
+        held = list(msg.get("lost-computed-tasks", ()))
+        self.removals.append({"worker": str(msg.get("worker", "")),
+                              "expected": bool(msg.get("expected")),
+                              "running": len(running), "results_lost": len(held),
+                              "why": str(msg.get("stimulus_id", "")).rsplit("-", 1)[0]})
+        del self.removals[:-20]
+        for key in running + held:
             self.tasks_recomputed += 1
             sweep = task_sweep(key)
             if sweep is not None:
@@ -75,6 +82,7 @@ class WorkerEvents(SchedulerPlugin):
             "workers_retired": self.workers_retired,
             "tasks_recomputed": self.tasks_recomputed,
             "tasks_recomputed_by_sweep": dict(self.recomputed_by_sweep),
+            "removals": list(self.removals),
         }
 
 
