@@ -136,9 +136,7 @@ def _local(settings: Any, credentials: RunCredentials, opts: dict[str, Any]) -> 
     from .cluster import WORKER_ENV
 
     n = int(getattr(settings, "workers", 0) or os.cpu_count() or 1)
-    host = "127.0.0.1"
-    if settings.interface:
-        host = None  # the interface decides
+    host = None if settings.interface else "127.0.0.1"  # else the interface decides
     return LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=n, threads_per_worker=1, processes=True, host=host,
         interface=settings.interface, protocol="tls://", security=credentials.security,

@@ -63,9 +63,10 @@ class RunCredentials:
         ca, cert, key = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
         # Security.temporary() signs one certificate for every role with its own key (it is
         # its own CA), so one ca/cert/key triple serves scheduler, workers and client.
-        _write_private(ca, str(memory.tls_ca_file))
-        _write_private(cert, str(memory.tls_worker_cert))
-        _write_private(key, str(memory.tls_worker_key))
+        pem: Any = memory  # Security's tls_* slots are untyped
+        _write_private(ca, str(pem.tls_ca_file))
+        _write_private(cert, str(pem.tls_worker_cert))
+        _write_private(key, str(pem.tls_worker_key))
         files: dict[str, Any] = {"tls_ca_file": str(ca)}
         for role in ("client", "scheduler", "worker"):
             files[f"tls_{role}_cert"] = str(cert)
