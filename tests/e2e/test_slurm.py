@@ -273,10 +273,14 @@ def test_scancel_worker_job_mid_sweep(ref_b: dict[str, Any], tmp_path: Path) -> 
         info = svc.cluster()
         assert info["workers_lost"] + info["workers_retired"] >= 1
         assert info["tasks_recomputed"] >= 1  # the cancelled job's task ran again elsewhere
+        # ... and only what it was executing (one core per job), no finished result
+        assert all(r["running"] <= 1 and r["results_lost"] == 0 for r in info["removals"]), \
+            info["removals"]
         assert info["tasks_recomputed_by_sweep"].get(sweep.id) == info["tasks_recomputed"]
         assert info["jobs_replaced"] >= 1
         FIGURES["scancel"] = {k: info[k] for k in ("workers_lost", "workers_retired",
-                                                   "tasks_recomputed", "jobs_replaced")}
+                                                   "tasks_recomputed", "jobs_replaced",
+                                                   "removals")}
     finally:
         svc.stop()
 

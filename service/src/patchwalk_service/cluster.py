@@ -16,8 +16,6 @@ from typing import Any
 import dask
 from distributed import Client
 
-from .security import temporary_security
-
 #: Environment of the embedded workers: one thread each for numba and BLAS.
 WORKER_ENV = {
     "NUMBA_NUM_THREADS": "1",
@@ -94,8 +92,7 @@ def make_client(workers: int | None = None, scheduler: str | None = None) -> Cli
                 silence_logs=logging.ERROR,
                 env=dict(WORKER_ENV),
                 set_as_default=False,
-                security=temporary_security(),  # tls:// with this run's credentials (issue 8)
-                protocol="tls://",
+                security=True,  # tls:// with credentials made for this client (issue 8)
             )
     client.run(warm)
     return client

@@ -239,17 +239,26 @@ class ClusterRunner(DaskRunner):
         self.session.close()
 
 
+def batch_in_flight(policy: QueuePolicy) -> int:
+    """Tasks to keep on a batch cluster's scheduler: three per core of ``max_jobs`` jobs.
+
+    Enough for the policy to see work for every job, and more than twice the cores, which makes
+    Dask treat the tasks as root-ish and keep the surplus queued on the scheduler rather than
+    assigned to workers (so a worker that leaves takes only the tasks it was executing).
+    """
+    return 3 * policy.max_jobs * policy.cores_per_job
+
+
 def cluster_runner(settings: Any) -> ClusterRunner:
     """``create_app``'s runner factory: the cluster of ``settings``.
 
-    On a batch cluster an unset ``max_in_flight`` is raised to two tasks per core of
-    ``max_jobs`` jobs: the policy scales from the tasks it sees, which the scheduler bounds.
+    On a batch cluster an unset ``max_in_flight`` is raised to :func:`batch_in_flight`: the
+    policy scales from the tasks it sees, which the scheduler bounds.
     """
     session = open_cluster(settings, data_dir=getattr(settings, "data_dir", None))
     policy = session.policy
     if policy is not None and "max_in_flight" not in settings.model_fields_set:
-        settings.max_in_flight = max(settings.max_in_flight,
-                                     2 * policy.max_jobs * policy.cores_per_job)
+        settings.max_in_flight = max(settings.max_in_flight, batch_in_flight(policy))
     return ClusterRunner(session)
 
 
@@ -264,8 +273,7 @@ class _RunSettings(ClusterSettings):
 def run_session(args: argparse.Namespace) -> tuple[ClusterSession, int | None]:
     """``patchwalk run``'s cluster and its tasks in flight (``--max-in-flight`` or a default).
 
-    On a batch cluster the default keeps two tasks per core of ``max_jobs`` jobs queued, so the
-    policy sees enough work to scale up to ``max_jobs``.
+    On a batch cluster the default is :func:`batch_in_flight`.
     """
     overrides = cluster_overrides(args)
     for name in ("workers", "scheduler"):
@@ -277,5 +285,5 @@ def run_session(args: argparse.Namespace) -> tuple[ClusterSession, int | None]:
     session = open_cluster(settings, data_dir=settings.data_dir)
     in_flight = getattr(args, "max_in_flight", None)
     if in_flight is None and session.policy is not None:
-        in_flight = 2 * session.policy.max_jobs * session.policy.cores_per_job
+        in_flight = batch_in_flight(session.policy)
     return session, in_flight
