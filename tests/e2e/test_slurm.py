@@ -221,6 +221,9 @@ def test_serve_slurm_end_to_end(ref_b: dict[str, Any], tmp_path: Path) -> None:
         assert httpx.get(f"{svc.url}/v1/cluster").status_code == 401  # token-protected
         info = svc.cluster()
         assert info["kind"] == "slurm" and info["address"].startswith("tls://127.0.0.1:")
+        cmd = subprocess.run([*CLI, "cluster", "--url", svc.url, "--token", TOKEN, "--json"],
+                             capture_output=True, text=True, check=True)
+        assert json.loads(cmd.stdout)["address"] == info["address"]
         t_submit = time.monotonic()
         sweep = svc.client.submit(SPEC_B)
         first_worker: list[float] = []
@@ -273,8 +276,9 @@ def test_scancel_worker_job_mid_sweep(ref_b: dict[str, Any], tmp_path: Path) -> 
         info = svc.cluster()
         assert info["workers_lost"] + info["workers_retired"] >= 1
         assert info["tasks_recomputed"] >= 1  # the cancelled job's task ran again elsewhere
-        # ... and only what it was executing (one core per job), no finished result
-        assert all(r["running"] <= 1 and r["results_lost"] == 0 for r in info["removals"]), \
+        # ... and only what it was executing (one core per job), plus at most a result it had
+        # just finished that the service had not collected yet
+        assert all(r["running"] <= 1 and r["results_lost"] <= 1 for r in info["removals"]), \
             info["removals"]
         assert info["tasks_recomputed_by_sweep"].get(sweep.id) == info["tasks_recomputed"]
         assert info["jobs_replaced"] >= 1
