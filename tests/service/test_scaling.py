@@ -54,7 +54,8 @@ def test_worker_events_count_lost_retired_and_recomputed() -> None:
     ev.add_worker(None, "tls://a:1")
     ev.log_event("all", {"action": "remove-worker", "expected": False, "worker": "tls://a:1",
                          "processing-tasks": {"pw-abc123-0-4-ff00aa11"},
-                         "lost-computed-tasks": set(), "stimulus_id": "handle-worker-cleanup-1"})
+                         "lost-computed-tasks": {"pw-abc123-0-1-00ff00ff"},
+                         "stimulus_id": "handle-worker-cleanup-1"})
     ev.log_event("all", {"action": "remove-worker", "expected": True, "worker": "tls://b:1",
                          "processing-tasks": {"pw-abc123-1-0-00aa11ff", "other-key"},
                          "lost-computed-tasks": set(), "stimulus_id": "retire-workers-2"})
@@ -62,7 +63,7 @@ def test_worker_events_count_lost_retired_and_recomputed() -> None:
     ev.log_event("all", {"action": "add-worker"})
     snap = ev.snapshot()
     assert snap["workers_lost"] == 1 and snap["workers_retired"] == 1
-    assert snap["tasks_recomputed"] == 3
+    assert snap["tasks_recomputed"] == 3 and snap["results_lost"] == 1
     assert snap["tasks_recomputed_by_sweep"] == {"abc123": 2}
     assert [r["running"] for r in snap["removals"]] == [1, 2]
 

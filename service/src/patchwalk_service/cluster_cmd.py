@@ -10,7 +10,7 @@ from typing import Any
 #: Fields printed by the table form, in this order.
 FIELDS = ("kind", "address", "jobs_running", "jobs_pending", "jobs_submitted", "jobs_replaced",
           "workers", "cores", "tasks_in_flight", "tasks_running", "tasks_queued",
-          "workers_lost", "workers_retired", "tasks_recomputed")
+          "workers_lost", "workers_retired", "tasks_recomputed", "results_lost")
 
 
 def register_cluster(subparsers: Any) -> None:

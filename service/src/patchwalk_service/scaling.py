@@ -10,8 +10,10 @@ lifetime reached, ``scancel``, node failure): that is how lost jobs are replaced
 
 :class:`WorkerEvents` is a scheduler plugin counting, from the scheduler's ``remove-worker``
 events, the workers lost (unexpected exits) and retired (graceful: lifetime or scale-down) and
-the tasks that were running on them — the tasks Dask computes again elsewhere, by sweep. None of
-these count as a task failure: the service's scheduler only sees the task's final result.
+the tasks that were running on them — the tasks Dask computes again elsewhere, by sweep — and
+the results they held that the service had not collected yet (Dask runs those tasks again too,
+but they find their chunks in the store and return at once). None of this counts as a task
+failure: the service's scheduler only sees each task's final result.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class WorkerEvents(SchedulerPlugin):
     def __init__(self) -> None:
         self.workers_lost = 0
         self.workers_retired = 0
-        self.tasks_recomputed = 0
+        self.tasks_recomputed = 0  # executing on a worker that left: computed again
+        self.results_lost = 0  # finished but not yet collected: run again, found in the store
         self.recomputed_by_sweep: Counter[str] = Counter()
         self.workers_seen: set[str] = set()
         self.removals: list[dict[str, Any]] = []  # the last 20 removals, for the status
@@ -68,7 +71,8 @@ class WorkerEvents(SchedulerPlugin):
                               "running": len(running), "results_lost": len(held),
                               "why": str(msg.get("stimulus_id", "")).rsplit("-", 1)[0]})
         del self.removals[:-20]
-        for key in running + held:
+        self.results_lost += len(held)
+        for key in running:
             self.tasks_recomputed += 1
             sweep = task_sweep(key)
             if sweep is not None:
@@ -81,6 +85,7 @@ class WorkerEvents(SchedulerPlugin):
             "workers_lost": self.workers_lost,
             "workers_retired": self.workers_retired,
             "tasks_recomputed": self.tasks_recomputed,
+            "results_lost": self.results_lost,
             "tasks_recomputed_by_sweep": dict(self.recomputed_by_sweep),
             "removals": list(self.removals),
         }
