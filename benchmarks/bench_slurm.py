@@ -45,6 +45,7 @@ def run_once(jobs: int, spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
     env = {**os.environ, "DASK_JOBQUEUE__SLURM__CORES": "1", "DASK_JOBQUEUE__SLURM__MEMORY": "1GB",
            "DASK_JOBQUEUE__SLURM__WALLTIME": "00:30:00",
            "DASK_JOBQUEUE__SLURM__NAME": f"pwbench-{jobs}", "PATCHWALK_TOKENS": TOKEN,
+           "DASK_JOBQUEUE__SLURM__LOG_DIRECTORY": str(tmp / "joblogs"),
            "PATCHWALK_MAX_STEPS": "1e13", "PATCHWALK_SCALE_INTERVAL": "1"}
     log = (tmp / f"serve-{jobs}.log").open("wb")
     proc = subprocess.Popen(
