@@ -17,7 +17,7 @@ from pathlib import Path
 
 from patchwalk_client.spec import load_spec
 from patchwalk_client.sweep import expand_points
-from patchwalk_service.cluster import make_client
+from patchwalk_service.cluster import open_cluster
 from patchwalk_service.engine import run_sweep
 from patchwalk_service.settings import ServiceSettings
 from patchwalk_worker.task import n_tasks, run_task
@@ -59,7 +59,8 @@ def main() -> None:
     wall: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in (1, 2):
-            with make_client(ServiceSettings(workers=n)) as client:
+            with open_cluster(ServiceSettings(workers=n)) as session:
+                client = session.client
                 t0 = time.perf_counter()
                 rep = run_sweep(spec, Path(tmp) / f"w{n}.zarr", client)  # type: ignore[arg-type]
                 wall[n] = time.perf_counter() - t0

@@ -136,3 +136,6 @@ class ManualRunner:
 
     def workers(self) -> int:
         return 1
+
+    def info(self) -> dict[str, Any]:
+        return {"kind": "manual", "workers": 1, "cores": 1}

@@ -119,18 +119,19 @@ def test_task_keys_are_deterministic() -> None:
 
 @pytest.mark.slow
 def test_one_and_two_worker_processes_give_identical_bytes(tmp_path: Path) -> None:
-    from patchwalk_service.cluster import make_client
+    from patchwalk_service.cluster import open_cluster
 
     spec = load_spec(spec_dict())
     for n in (1, 2):
-        with make_client(ServiceSettings(workers=n)) as c:
+        with open_cluster(ServiceSettings(workers=n)) as session:
+            c = session.client
             run_sweep(spec, tmp_path / f"w{n}.zarr", c)
     assert arrays(tmp_path / "w1.zarr") == arrays(tmp_path / "w2.zarr")
 
 
 @pytest.mark.slow
 def test_worker_killed_mid_task(tmp_path: Path, client: Client) -> None:
-    from patchwalk_service.cluster import make_client
+    from patchwalk_service.cluster import open_cluster
 
     # tasks of ~0.5-1 s so that a kill lands inside one
     spec = load_spec(spec_dict(particles={"count": 3000, "per_task": 500},
@@ -138,7 +139,8 @@ def test_worker_killed_mid_task(tmp_path: Path, client: Client) -> None:
     ref = tmp_path / "ref.zarr"
     run_sweep(spec, ref, client)
     path = tmp_path / "killed.zarr"
-    with make_client(ServiceSettings(workers=2)) as c:
+    with open_cluster(ServiceSettings(workers=2)) as session:
+        c = session.client
         pids: dict[str, int] = c.run(os.getpid)
         box: dict[str, Any] = {}
         th = threading.Thread(target=lambda: box.update(rep=run_sweep(spec, path, c)))

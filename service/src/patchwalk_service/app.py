@@ -15,11 +15,12 @@ from fastapi import Depends, FastAPI
 from . import __version__
 from .auth import require_token
 from .backend import StoreBackend, SweepBackend
-from .cluster import make_client
+from .cluster import cluster_runner
 from .problems import install_problem_handlers
 from .registry import Registry
+from .routes import cluster as cluster_routes
 from .routes import health, results, sweeps
-from .runners import DaskRunner, TaskRunner
+from .runners import TaskRunner
 from .scheduler import Scheduler
 from .settings import ServiceSettings
 
@@ -27,8 +28,9 @@ _log = logging.getLogger(__name__)
 
 
 def dask_runner(settings: ServiceSettings) -> TaskRunner:
-    """A runner on the configured cluster (every kernel warmed: any sweep may come)."""
-    return DaskRunner(make_client(settings))
+    """A runner on the cluster ``settings.cluster`` names (every kernel warmed: any sweep may
+    come)."""
+    return cluster_runner(settings)
 
 
 def create_app(
@@ -106,6 +108,7 @@ def create_app(
     app.include_router(health.protected, dependencies=auth)
     app.include_router(sweeps.router, prefix="/v1", dependencies=auth)
     app.include_router(results.router, prefix="/v1", dependencies=auth)
+    app.include_router(cluster_routes.router, prefix="/v1", dependencies=auth)
     return app
 
 

@@ -35,15 +35,32 @@ def register(subparsers: Any) -> None:
     register_run(subparsers)
     register_show(subparsers)
     register_serve(subparsers)
+    from patchwalk_service.cluster_cmd import register_cluster
+
+    register_cluster(subparsers)
+
+
+def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
+    """``--cluster``, ``--interface``, ``--dashboard``, ``--min-jobs``, ``--max-jobs``."""
+    p.add_argument("--cluster", default=None, metavar="local|slurm|pbs|ADDRESS",
+                   help="where tasks run (default $PATCHWALK_CLUSTER or local); slurm/pbs "
+                        "build a dask-jobqueue cluster from Dask's jobqueue.yaml")
+    p.add_argument("--interface", default=None, metavar="IFACE",
+                   help="network interface the scheduler binds (e.g. lo, ib0)")
+    p.add_argument("--dashboard", default=None, metavar="ADDR",
+                   help="serve the Dask dashboard at ADDR (default: none)")
+    p.add_argument("--min-jobs", type=int, default=None, help="batch jobs kept when idle")
+    p.add_argument("--max-jobs", type=int, default=None, help="batch jobs at most")
 
 
 def register_run(subparsers: Any) -> None:
     """Add ``patchwalk run``."""
     p = subparsers.add_parser(
-        "run", help="run a sweep locally or on a Dask scheduler",
+        "run", help="run a sweep locally, on a batch cluster or on a Dask scheduler",
         description="Run (or resume) a parameter sweep into a zarr store. Defaults come from "
-                    "PATCHWALK_* environment variables (PATCHWALK_WORKERS, PATCHWALK_SCHEDULER, "
-                    "PATCHWALK_MAX_IN_FLIGHT, PATCHWALK_MAX_STEPS); an option overrides them.")
+                    "PATCHWALK_* environment variables (PATCHWALK_CLUSTER, PATCHWALK_WORKERS, "
+                    "PATCHWALK_SCHEDULER, PATCHWALK_MAX_IN_FLIGHT, PATCHWALK_MAX_STEPS); an "
+                    "option overrides them.")
     p.add_argument("spec", help="sweep spec file (.toml, .json, .yaml)")
     p.add_argument("--out", metavar="STORE", default=None,
                    help="zarr store to write (resumed if it holds the same spec); "
@@ -54,6 +71,7 @@ def register_run(subparsers: Any) -> None:
     g.add_argument("--scheduler", default=None, metavar="ADDR",
                    help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--json", action="store_true", help='print {"points": [...]} as JSON')
+    add_cluster_arguments(p)
     p.add_argument("--max-in-flight", type=int, default=None, metavar="K",
                    help="tasks submitted at once (default: 2 x workers)")
     p.add_argument("--max-steps", type=float, default=None, metavar="S",
@@ -192,19 +210,23 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
     from patchwalk_worker.results import read_results
     from patchwalk_worker.store import SweepStore
 
-    from .cluster import make_client
+    from .cluster import default_in_flight, open_cluster
     from .engine import run_prepared
 
     try:
-        client = make_client(settings, prepared.plan.kernels)
+        session = open_cluster(settings, prepared.plan.kernels)
+    except ValueError as exc:
+        _err(f"patchwalk run: {exc}")
+        return 2
     except (OSError, TimeoutError) as exc:
-        _err(f"patchwalk run: cannot reach the Dask scheduler {settings.scheduler}: {exc}")
+        _err(f"patchwalk run: cannot reach the Dask scheduler {settings.cluster}: {exc}")
         return 2
     try:
-        report = run_prepared(prepared, client, max_in_flight=settings.max_in_flight,
+        report = run_prepared(prepared, session.client,
+                              max_in_flight=default_in_flight(settings, session),
                               progress=make_progress())
     finally:
-        client.close()  # type: ignore[no-untyped-call]
+        session.close()
     if report.skipped:
         _err(f"skipped {report.skipped} finished tasks")
     if args.out is not None:
@@ -291,6 +313,7 @@ def register_serve(subparsers: Any) -> None:
         help="allow binding a non-loopback address without tokens",
     )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
+    add_cluster_arguments(p)
     p.set_defaults(func=serve_command)
 
 

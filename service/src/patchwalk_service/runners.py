@@ -6,6 +6,7 @@ The scheduler only needs these few operations, so both fit one small protocol.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -31,28 +32,36 @@ class TaskRunner(Protocol):
     def workers(self) -> int:
         """Workers that run tasks at once (sets the default number of tasks in flight)."""
 
+    def info(self) -> dict[str, Any]:
+        """What the tasks run on (``GET /v1/cluster``): kind, jobs, workers, cores, ..."""
+
 
 class DaskRunner:
     """Runs tasks as futures of a ``distributed.Client`` (synchronous API, thread-safe)."""
 
-    def __init__(self, client: Any, *, close_client: bool = True) -> None:
+    def __init__(self, client: Any, *, close_client: bool = True, session: Any = None) -> None:
         self.client = client
         self._close_client = close_client
+        self.session = session  # the ClusterSession the client came with, if any
 
     def submit(self, fn: Callable[..., Any], *args: Any, key: str) -> Any:
         return self.client.submit(fn, *args, key=key, pure=False)
 
     def wait_any(self, handles: list[Any], timeout: float) -> list[Any]:
-        from distributed import wait
+        """Finished handles, waiting up to ``timeout`` s for one (no exception on timeout).
 
-        if not handles:
-            return []
-        try:
-            with self.client.as_current():  # the client may not be the default one
-                done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")  # type: ignore[no-untyped-call]
-        except TimeoutError:
-            return []
-        return [h for h in handles if h in done]
+        ``distributed.wait(..., timeout=)`` raises on timeout, and the traceback keeps the
+        futures it was given alive for a while: their results then stay in worker memory, and
+        a batch worker that leaves takes them along — Dask would recompute every one of them.
+        """
+        done = [h for h in handles if h.done()]
+        if done or not handles:
+            return done
+        event = threading.Event()
+        for h in handles:
+            h.add_done_callback(lambda _f: event.set())
+        event.wait(timeout)
+        return [h for h in handles if h.done()]
 
     def result(self, handle: Any) -> Any:
         try:
@@ -68,6 +77,9 @@ class DaskRunner:
             self.client.cancel(items)
 
     def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            return
         if not self._close_client:
             return
         cluster = self.client.cluster  # the embedded LocalCluster, or None
@@ -77,6 +89,12 @@ class DaskRunner:
 
     def workers(self) -> int:
         return max(1, len(self.client.scheduler_info()["workers"]))
+
+    def info(self) -> dict[str, Any]:
+        if self.session is not None:
+            out: dict[str, Any] = self.session.info()
+            return out
+        return {"kind": "address", "workers": self.workers()}
 
 
 class ThreadRunner:
@@ -107,3 +125,6 @@ class ThreadRunner:
 
     def workers(self) -> int:
         return self._workers
+
+    def info(self) -> dict[str, Any]:
+        return {"kind": "threads", "workers": self._workers, "cores": self._workers}

@@ -29,15 +29,34 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    # ---- where tasks run (one cluster per process; a ``cluster`` kind may join these) ------
+    # ---- where tasks run (one cluster per process: patchwalk_service.cluster) --------------
+    cluster: str = Field(
+        default="local",
+        description="local (embedded LocalCluster), slurm, pbs (dask-jobqueue, configured by "
+                    "Dask's jobqueue.yaml), or the address of a running scheduler",
+    )
     scheduler: str | None = Field(
         default=None,
-        description="address of an existing Dask scheduler; None = embedded LocalCluster",
+        description="address of an existing Dask scheduler (the same as cluster=ADDRESS)",
     )
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
         description="worker processes of the embedded LocalCluster (default: one per core)",
+    )
+    interface: str | None = Field(
+        default=None, description="network interface the scheduler binds (lo, ib0, ...)"
+    )
+    dashboard: str | None = Field(
+        default=None, description="address of the Dask dashboard (e.g. 127.0.0.1:8787); none"
+    )
+    min_jobs: int = Field(default=0, ge=0, description="batch jobs kept when idle")
+    max_jobs: int = Field(default=4, ge=1, description="batch jobs at most")
+    idle_release: float = Field(
+        default=60.0, ge=0, description="seconds of empty queue before batch jobs are released"
+    )
+    scale_interval: float = Field(
+        default=2.0, gt=0, description="seconds between scaling decisions of a batch cluster"
     )
     # ---- how sweeps run (``run`` and ``serve`` alike) --------------------------------------
     max_in_flight: int | None = Field(
