@@ -92,12 +92,11 @@ def _reference_result(spec: SweepSpec, medium: Any, times: np.ndarray) -> TaskRe
     sums[:, 0] = 1.0
     sums[:, 3] = np.nan
     if spec.dimensions == 2:
+        from patchwalk_worker.reference2d import reference_msd_2d
+
         kperp = float(medium.kappa_perp)
         sums[:, 4] = 2.0 * kperp * times  # VALIDATION item 7: exact at all t
-        if kperp > 0.0:
-            sums[:, 2] = np.nan  # the x part has no deterministic reference when κ⊥ > 0
-        else:
-            sums[:, 2] = np.asarray(reference_msd(medium, times, spec.reference), dtype=np.float64)
+        sums[:, 2] = np.asarray(reference_msd_2d(medium, times, spec.reference), dtype=np.float64)
     else:
         sums[:, 2] = np.asarray(reference_msd(medium, times, spec.reference), dtype=np.float64)
     n_d = escape_distances(spec).shape[0]
