@@ -49,7 +49,13 @@ def test_kappa_perp_zero_reduces_to_1d() -> None:
 
 
 def test_fast_perpendicular_gives_column_average() -> None:
-    """κ⊥ → ∞ (Appendix B1): x sees the column average κ_c(x) = mean over strips of κ_s(x)."""
+    """κ⊥ → ∞ (Appendix B1): x sees the column average κ_c(x) = mean over strips of κ_s(x).
+
+    At κ⊥ = 1e6 the boundary layer beside an interface (width ~ l⊥√(κ/κ⊥)) is far thinner
+    than the finest x-cell h0, and the lattice's face conductance (mean of the strips'
+    harmonic means) differs from that of κ_c: an O(h0) error (0.2 % at 32 cells/l_min, halved
+    per refinement), hence 128 cells here.
+    """
     m = _medium(1e6)
     ue = union_edges(m)
     mid = 0.5 * (ue[:-1] + ue[1:])
@@ -59,9 +65,9 @@ def test_fast_perpendicular_gives_column_average() -> None:
         kc += k[np.searchsorted(e, mid, side="right") - 1] / m.n_strips
     col = Medium.from_patches(list(zip(np.diff(ue), kc, strict=True)))
     t = np.array([0.1, 1.0, 10.0, 100.0])
-    got = reference_kappa_2d(m, t, cells_per_strip=4, y_extrapolate=False)
+    got = reference_kappa_2d(m, t, cells_per_l_min=128, cells_per_strip=4, y_extrapolate=False)
     want = reference_msd(col, t, cells_per_l_min=256, l_min=0.4) / (2 * t)
-    assert np.max(np.abs(got / want - 1)) < 2e-3
+    assert np.max(np.abs(got / want - 1)) < 1e-3
     assert want[-1] > 1.5 * m.kappa_H  # the column average is far from the 1D strips' κ_H
 
 

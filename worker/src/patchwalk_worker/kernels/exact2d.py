@@ -24,7 +24,7 @@ kinds, whichever allows the longer step:
 Near a corner (x near a patch edge *and* y near a strip edge) both limits are short; the
 larger one is used. A 2D Brownian path does not hit the corner point, but it does come close
 (in 2D the probability to reach distance ε decays only like 1/ln(1/ε)), so both limits are
-floored at ``CORNER_FLOOR`` = 1e-4 of the smallest natural step, min(ℓ²/κ over patches,
+floored at ``CORNER_FLOOR`` = 1e-4 of the smallest natural step, min(ℓ²/κ (median patch),
 l_⊥²/κ⊥)/(2s²): inside that corner box (x and y distances ≲ 1e-2 of the patch and strip
 scales) an x-step may cross the strip edge and its x-move uses the strip held at its start.
 The time a particle spends in such boxes is a fraction ~ (corners) · 1e-2 · 1e-2 · (√κ⊥/√κ)
@@ -156,9 +156,8 @@ def exact2d_kernel(
             uext[gg] = (edges[gg + st + 1] - edges[gg + st]) * isqk[gg]
     rs = np.empty(4, dtype=np.uint64)
     done = np.zeros(max(n_dist, 1), dtype=np.bool_)
-    dt_floor = l_perp * l_perp * inv_kp if two_d else math.inf
-    for gg in range(n_patch):
-        dt_floor = min(dt_floor, uext[gg] * uext[gg])
+    u_med = np.median(uext)  # the patch scale (a trimmed closing patch may be tiny)
+    dt_floor = min(l_perp * l_perp * inv_kp if two_d else math.inf, u_med * u_med)
     dt_floor *= CORNER_FLOOR * inv2s2
     steps = 0
     for p in range(n_particles):
