@@ -133,33 +133,6 @@ def test_2d_fast_perpendicular_gives_kappa_A() -> None:
     assert k[0] > 2 * m.kappa_H
 
 
-@pytest.mark.slow
-def test_2d_strip_splitting_converged() -> None:
-    """The one 2D approximation (x-move in the strip held at the step's start) is below σ.
-
-    κ⊥ is chosen so that τ⊥ = l⊥²/κ⊥ = 2.5 lies inside the output range, where strip changes
-    shape κ̄(t) most; the default limit (y spread ≤ l⊥/32 per step near an edge) must agree with
-    a 4× finer one (l⊥/128) within 4σ of the two independent estimates (σ ≈ 3 %; a run with
-    6000 particles each and an 8× finer limit agreed within 1.2 %, inside 1σ).
-    """
-    strips = [
-        (np.array([0.0, 1.0, 1.5, 3.0]), np.array([1.0, 0.02, 1.0])),
-        (np.array([0.0, 0.4, 1.9, 3.0]), np.array([0.02, 1.0, 0.02])),
-        (np.array([0.0, 0.7, 1.2, 2.2, 3.0]), np.array([1.0, 0.02, 1.0, 0.02])),
-        (np.array([0.0, 2.0, 3.0]), np.array([1.0, 0.02])),
-    ]
-    m = Medium.from_strips(strips, l_perp=0.5, kappa_perp=0.1)
-    t = np.array([0.3, 1.0, 3.0, 10.0, 30.0])
-    coarse = run_exact(m, t, 3000, task_state(11, 0, 0))
-    fine = run_exact(m, t, 3000, task_state(11, 0, 1), strip_fraction=0.25 / 4)
-    assert fine.steps > 2 * coarse.steps  # the finer limit really binds
-    kc, ec = kappa_bar(coarse.sums, t)
-    kf, ef = kappa_bar(fine.sums, t)
-    assert np.all(np.abs(kc - kf) < K * np.hypot(ec, ef)), (kc, kf, np.hypot(ec, ef))
-    assert np.all(np.hypot(ec, ef) < 0.06 * kf)  # the check is tight enough to mean something
-    assert kf[-1] < 0.8 * m.kappa_A  # and the medium matters at these times
-
-
 def test_reproducible_and_bad_arguments() -> None:
     m = Medium.from_patches([(1.0, 1.0), (1.0, 0.1)])
     a = run_exact(m, [0.5, 1.0], 50, task_state(8, 1, 2), escape=(0.5,))
@@ -171,8 +144,6 @@ def test_reproducible_and_bad_arguments() -> None:
         run_exact(m, [1.0, 0.5], 10, task_state(0, 0, 0))
     with pytest.raises(ValueError, match="safety"):
         run_exact(m, [1.0], 10, task_state(0, 0, 0), safety=0.5)
-    with pytest.raises(ValueError, match="strip_fraction"):
-        run_exact(m, [1.0], 10, task_state(0, 0, 0), strip_fraction=0.0)
 
 
 # --- exit-time jumps -----------------------------------------------------------------------

@@ -131,7 +131,8 @@ def perp_step(
     """Perpendicular move y += σχ (D2); in 2D re-locate x's patch if the strip changed.
 
     Returns the new ``(y, s, g, w, changed)``; the x-move of the same step used the strip held
-    at its start (the kernels' one 2D approximation).
+    at its start (the D1–D2 time discretisation of ``euler`` and ``pitch``; the ``exact``
+    kernel crosses strip edges exactly in :mod:`.exact2d` instead).
     """
     y += sigma * normal(rs)
     if two_d:

@@ -42,13 +42,10 @@ path stays inside the interval, and an exit through a level is its passage at th
 ``safety`` s = 8 (spec option ``exact.safety``): a step or a jump's overrun goes wrong with
 probability 2Φ(-s) ≈ 1.2e-15 per step (docs/kernels.md on the choice).
 
-2D (Appendix D, eq. D2): y diffuses with constant κ⊥ in strips of height l_⊥ stacked
-periodically; when the particle changes strip its x is kept and its patch is looked up in the new
-strip. Each x-step uses the strip held at its start, so a strip change inside a step is resolved
-to within that step: steps are limited to Δt ≤ max(d_y, l_⊥/4)² / (2 s² κ⊥) with d_y the distance
-to the nearest strip boundary (no crossing can happen unless the particle is within l_⊥/4 of a
-boundary). This is the one approximation of the 2D kernel (the exact process switches strip
-infinitely often near a crossing); ⟨Δy²⟩ = 2κ⊥t is exact regardless.
+2D (Appendix D, eq. D2; κ⊥ > 0): :func:`run_exact` hands the medium to
+:func:`.exact2d.exact2d_kernel`, which crosses strip edges exactly (an edge crossing is an
+event like an interface crossing; derivation in docs/kernels.md). ``exact_kernel`` below is the
+1D (and κ⊥ = 0) kernel.
 
 First passage (|Δx| ≥ L), exact: pending levels x₀ ± L (distances walked nearest first) are
 step events like the interfaces — the event points of a patch are its edges or a level inside
@@ -81,7 +78,6 @@ from .common import (
     exit_time_quantile,
     locate,
     neighbour,
-    perp_step,
     record,
     start_position,
 )
@@ -122,7 +118,7 @@ def exact_kernel(
     edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, l_perp: float,
     kappa_perp: float, times: np.ndarray, esc_dist: np.ndarray, n_particles: int,
     task: np.ndarray, safety: float, sums: np.ndarray, esc: np.ndarray,
-    exit_table: np.ndarray, horizon: float, jump_gain: float, strip_fraction: float,
+    exit_table: np.ndarray, horizon: float, jump_gain: float,
 ) -> int:
     """Run ``n_particles`` skew-Brownian particles; fill ``sums`` and ``esc``; return steps.
 
@@ -130,17 +126,15 @@ def exact_kernel(
     ``times`` (increasing), escape distances, the task's xoshiro state and the output arrays
     (docs/interfaces.md §3); ``exit_table`` (:func:`~.common.exit_quantile_table`), ``horizon``
     (jumps of half-width r need r²·horizon ≤ time left) and ``jump_gain`` (a jump is taken when
-    its mean duration r²/2 is at least ``jump_gain`` ordinary steps; 0 disables jumps) and
-    ``strip_fraction`` (2D: near a strip edge a step's y spread is at most
-    ``strip_fraction·l_perp/safety``).
+    its mean duration r²/2 is at least ``jump_gain`` ordinary steps; 0 disables jumps).
+    y never moves here (κ⊥ > 0 runs in :func:`.exact2d.exact2d_kernel`); strips are
+    independent 1D media.
     Allocates only a few work arrays per call (O(patches)), nothing per step. Jumps and
     ordinary steps both count as steps.
     """
     n_strips = offsets.shape[0] - 1
     height = n_strips * l_perp
-    two_d = n_strips > 1 and kappa_perp > 0.0
-    y_moves = kappa_perp > 0.0
-    jumps = jump_gain > 0.0 and not y_moves
+    jumps = jump_gain > 0.0
     n_times = times.shape[0]
     n_dist = esc_dist.shape[0]
     inv2s2 = 1.0 / (2.0 * safety * safety)
@@ -153,7 +147,6 @@ def exact_kernel(
         for gg in range(offsets[st], offsets[st + 1]):
             uext[gg] = (edges[gg + st + 1] - edges[gg + st]) * isqk[gg]
     rs = np.empty(4, dtype=np.uint64)
-    ylim_min = strip_fraction * l_perp
     steps = 0
     for p in range(n_particles):
         particle_state(task, p, rs)
@@ -261,10 +254,6 @@ def exact_kernel(
                         if t >= tk:
                             t = tk
                         continue
-                if two_d:
-                    yl = y - math.floor(y / l_perp) * l_perp
-                    dyb = max(min(yl, l_perp - yl), ylim_min)
-                    dt = min(dt, dyb * dyb * inv2s2 / kappa_perp)
                 last = dt >= rem
                 if last:
                     dt = rem
@@ -296,10 +285,6 @@ def exact_kernel(
                 base = g + s
                 if x < edges[base] + w * length or x >= edges[base + 1] + w * length:
                     g, w = locate(edges, offsets, s, length, x)
-                if y_moves:
-                    y, s, g, w, _ = perp_step(y, math.sqrt(2.0 * kappa_perp * dt), rs, x, s, g, w,
-                                              two_d, edges, offsets, length, height, l_perp,
-                                              n_strips)
                 steps += 1
                 if last:
                     t = tk
@@ -312,7 +297,7 @@ def exact_kernel(
 def run_exact(
     medium: Medium, times: Sequence[float] | np.ndarray, n_particles: int, state: np.ndarray,
     *, escape: Sequence[float] | np.ndarray = (), safety: float = 8.0, jumps: bool = True,
-    jump_gain: float = 4.0, strip_fraction: float = 0.25,
+    jump_gain: float = 4.0,
 ) -> KernelResult:
     """Run the exact skew-Brownian kernel on ``medium`` (1D or 2D).
 
@@ -336,12 +321,7 @@ def run_exact(
         Use exact exit-time jumps (default); ``False`` gives the plain adaptive-step scheme.
     jump_gain : float
         A jump is taken when its mean duration is at least this many ordinary steps (a jump
-        costs about as much as 4-6 steps).
-    strip_fraction : float
-        2D only. Each step's x-move uses the strip held at the start of the step (the one
-        approximation of the 2D kernel); near a strip edge a step is limited so that its y
-        spread is at most ``strip_fraction * l_perp / safety`` (default l_perp/32). Tests show
-        the default agrees with an 8× finer limit within the statistical error.
+        costs about as much as 4-6 steps). Jumps are not used with κ⊥ > 0 (2D kernel).
 
     Returns
     -------
@@ -354,15 +334,21 @@ def run_exact(
         raise ValueError(f"safety must be >= 2 standard deviations (got {safety}); default is 8")
     if medium.kappa_perp < 0.0:
         raise ValueError("kappa_perp must be >= 0")
-    if not 0.0 < strip_fraction <= 0.5:
-        raise ValueError(f"strip_fraction must be in (0, 0.5] (got {strip_fraction}); default 0.25")
-    steps = exact_kernel(
-        medium.edges, medium.kappa, medium.offsets, float(medium.length),
-        float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
-        t, esc_d, int(n_particles), st, float(safety), sums, esc_sorted,
-        exit_table(), exit_horizon(float(safety)), float(jump_gain) if jumps else 0.0,
-        float(strip_fraction),
-    )
+    if medium.kappa_perp > 0.0:
+        from .exact2d import exact2d_kernel
+
+        steps = exact2d_kernel(
+            medium.edges, medium.kappa, medium.offsets, float(medium.length),
+            float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
+            t, esc_d, int(n_particles), st, float(safety), sums, esc_sorted,
+        )
+    else:
+        steps = exact_kernel(
+            medium.edges, medium.kappa, medium.offsets, float(medium.length),
+            float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
+            t, esc_d, int(n_particles), st, float(safety), sums, esc_sorted,
+            exit_table(), exit_horizon(float(safety)), float(jump_gain) if jumps else 0.0,
+        )
     esc = np.empty_like(esc_sorted)
     esc[order] = esc_sorted
     return KernelResult(sums=sums, esc=esc, steps=int(steps))

@@ -2,9 +2,10 @@
 
 No particles: one task is one realisation, and its "sums" are Σ1 = 1, ΣΔx = 0,
 ΣΔx² = ⟨Δx²⟩(t) of the finite-volume lattice of the medium (Green–Kubo, docs/reference.md),
-ΣΔx⁴ = nan. In 2D, ⟨Δy²⟩ = 2κ⊥t exactly (VALIDATION item 7), and the x part exists only for
-κ⊥ = 0 (it is then the 1D one); for κ⊥ > 0 it is nan. Escape sums are nan (no first passage
-without particles). The cost is counted in lattice cell-updates, one per cell and output time.
+ΣΔx⁴ = nan. In 2D, ⟨Δy²⟩ = 2κ⊥t exactly (VALIDATION item 7), and ⟨Δx²⟩ is that of the 2D
+lattice of the stacked strips (:mod:`patchwalk_worker.reference2d`; for κ⊥ = 0 the 1D one).
+Escape sums are nan (no particles); the exact first-passage moments are stored beside them for
+every kernel (:func:`patchwalk_worker.task.escape_reference`). The cost is counted in lattice cell-updates, one per cell and output time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from patchwalk_client.options import ReferenceOptions
 
 from ..media import Medium
 from ..reference import reference_msd
+from ..reference2d import reference_msd_2d
 from .common import KernelResult
 from .kernel import Kernel, escape_distances, l_min
 
@@ -60,10 +62,8 @@ def _run(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: int,
     if spec.dimensions == 2:
         kperp = float(medium.kappa_perp)
         sums[:, 4] = 2.0 * kperp * times  # VALIDATION item 7: exact at all t
-        if kperp > 0.0:
-            sums[:, 2] = np.nan  # the x part has no deterministic reference when κ⊥ > 0
-        else:
-            sums[:, 2] = np.asarray(reference_msd(medium, times, spec.reference), dtype=np.float64)
+        solve = reference_msd_2d if kperp > 0.0 else reference_msd
+        sums[:, 2] = np.asarray(solve(medium, times, spec.reference), dtype=np.float64)
     else:
         sums[:, 2] = np.asarray(reference_msd(medium, times, spec.reference), dtype=np.float64)
     esc = np.full((escape_distances(spec).shape[0], 3), np.nan, dtype=np.float64)

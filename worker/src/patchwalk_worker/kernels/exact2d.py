@@ -1,0 +1,297 @@
+"""The ``exact`` kernel in 2D: skew Brownian x, Brownian y, strip edges crossed exactly.
+
+The medium is a stack of strips of height l_⊥, periodic in y, each with its own
+piecewise-constant κ_s(x); y diffuses with a constant κ⊥ (eq. D2) and is independent of x
+given the strip. Inside one strip the 1D kernel's construction holds unchanged
+(:mod:`.exact`); what is new is the crossing of a strip edge, treated as an event like an
+interface crossing (derivation in docs/kernels.md, "2D: strip edges"). Each step is one of two
+kinds, whichever allows the longer step:
+
+* **x-step** (the 1D step): the y-path cannot reach the nearest strip edge within ``safety``
+  standard deviations, Δt ≤ z²/(2s²κ⊥) with z the y-distance to that edge; x takes the exact
+  skew-Brownian interface step in its strip; y += √(2κ⊥Δt)χ.
+* **edge step**: x cannot reach a patch edge of *either* strip beside the edge (distance d,
+  Δt ≤ d²/(2s² max κ)), nor y the far edges, Δt ≤ (l_⊥ − z)²/(2s²κ⊥). Then x given the y-path
+  is a Brownian motion run with the clock Θ = κ_own T_own + κ_other T_other, T_other the time y
+  spends across the edge, so Δx = √(2Θ)χ exactly. (T_other, z_end) is sampled exactly: the
+  free end point and the Brownian-bridge test exp(−z₀z₁/(κ⊥Δt)) decide whether y hits the
+  edge; if it does, the hitting time τ = z₀²/(2κ⊥Z²) is drawn conditioned on τ < Δt (Z from
+  the normal tail beyond z₀/√(2κ⊥Δt)); from the edge, over r = Δt − τ, the last zero
+  g = r sin²(πU/2) (arcsine law) splits the path into a Brownian bridge, whose time across is
+  Uniform(0, g) (Lévy), and a final meander of length r − g on either side with probability ½
+  and end distance √(4κ⊥(r − g)E), E ~ Exp(1) (Rayleigh).
+
+Near a corner (x near a patch edge *and* y near a strip edge) both limits are short; the
+larger one is used. A 2D Brownian path does not hit the corner point, but it does come close
+(in 2D the probability to reach distance ε decays only like 1/ln(1/ε)), so both limits are
+floored at ``CORNER_FLOOR`` = 1e-4 of the smallest natural step, min(ℓ²/κ (median patch),
+l_⊥²/κ⊥)/(2s²): inside that corner box (x and y distances ≲ 1e-2 of the patch and strip
+scales) an x-step may cross the strip edge and its x-move uses the strip held at its start.
+The time a particle spends in such boxes is a fraction ~ (corners) · 1e-2 · 1e-2 · (√κ⊥/√κ)
+of the total (~1e-5 on the issue-12 medium), far below the statistical error. Apart from
+that, the only approximations are the neglected > ``safety``-σ events of every step, as in
+1D. Exit-time jumps are not used in 2D.
+
+First passage: detected at step ends and by the Brownian-bridge test (with the clock Θ on
+edge steps), applied only to levels the path can reach without crossing a patch edge; τ is
+the end of the detecting step (as in 1D).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..rng import normal, particle_state, uniform
+from .common import locate, neighbour, record, record_escape, start_position
+from .exact import interface_step
+
+#: Steps near a corner are not shorter than this fraction of the smallest natural step.
+CORNER_FLOOR = 1e-4
+
+
+@njit(cache=True, inline="always")
+def normal_tail(c: float, rs: np.ndarray) -> float:
+    """|Z| conditioned on |Z| > c ≥ 0 for a standard normal Z (exact; rejection)."""
+    if c < 1.0:
+        while True:
+            z = abs(normal(rs))
+            if z > c:
+                return z
+    while True:  # Marsaglia: exponential proposal beyond c
+        e1 = -math.log(1.0 - uniform(rs)) / c
+        e2 = -math.log(1.0 - uniform(rs))
+        if 2.0 * e2 > e1 * e1:
+            return c + e1
+
+
+@njit(cache=True, inline="always")
+def edge_crossing(z0: float, dt: float, dperp: float, rs: np.ndarray) -> tuple[float, float]:
+    """Brownian y near an edge over ``dt``: (time spent across the edge, signed end distance).
+
+    ``z0`` ≥ 0 is the distance from the edge on the own side; the end distance is > 0 on the
+    own side, < 0 across. Exact (see module docstring).
+    """
+    var = 2.0 * dperp * dt
+    z1 = z0 + math.sqrt(var) * normal(rs)
+    if z1 > 0.0:
+        q = z0 * z1 / (dperp * dt)
+        if q >= 40.0 or uniform(rs) >= math.exp(-q):
+            return 0.0, z1
+    # the path hit the edge: hitting time conditioned on tau < dt
+    c = z0 / math.sqrt(var)
+    zt = normal_tail(c, rs)
+    tau = 0.0 if z0 == 0.0 else z0 * z0 / (2.0 * dperp * zt * zt)
+    r = max(dt - tau, 0.0)
+    s = math.sin(0.5 * math.pi * uniform(rs))
+    g = r * s * s  # last zero in [0, r]: arcsine law
+    t_other = g * uniform(rs)  # Brownian bridge: time across is Uniform(0, g)
+    m = r - g
+    zend = math.sqrt(4.0 * dperp * m * -math.log(1.0 - uniform(rs)))
+    if uniform(rs) < 0.5:
+        return t_other + m, -zend
+    return t_other, zend
+
+
+@njit(cache=True, inline="always")
+def escape_check(
+    esc: np.ndarray, done: np.ndarray, n_left: int, esc_dist: np.ndarray, x0: float, xa: float,
+    xb: float, var: float, lo: float, hi: float, t_end: float, rs: np.ndarray,
+) -> int:
+    """First passage over a step xa → xb with clock ``var`` (bridge P = exp(−d₀d₁/var)) for
+    levels in (lo, hi); returns the number of distances still pending."""
+    for j in range(esc_dist.shape[0]):
+        if done[j]:
+            continue
+        lev = esc_dist[j]
+        hit = abs(xb - x0) >= lev
+        if not hit and var > 0.0:
+            pu = 0.0
+            pl = 0.0
+            up = x0 + lev
+            dn = x0 - lev
+            if lo < up < hi:
+                q = (up - xa) * (up - xb) / var
+                pu = math.exp(-q) if q < 40.0 else 0.0
+            if lo < dn < hi:
+                q = (xa - dn) * (xb - dn) / var
+                pl = math.exp(-q) if q < 40.0 else 0.0
+            if pu + pl > 0.0:
+                hit = uniform(rs) < pu + pl - pu * pl
+        if hit:
+            done[j] = True
+            n_left -= 1
+            record_escape(esc, j, t_end)
+    return n_left
+
+
+@njit(cache=True)
+def exact2d_kernel(
+    edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, l_perp: float,
+    kappa_perp: float, times: np.ndarray, esc_dist: np.ndarray, n_particles: int,
+    task: np.ndarray, safety: float, sums: np.ndarray, esc: np.ndarray,
+) -> int:
+    """Run ``n_particles`` particles in a 2D medium (κ⊥ > 0); fill ``sums``, ``esc``.
+
+    Arguments as :func:`.exact.exact_kernel` (no jumps). Works for one strip too (then y never
+    changes the medium). Allocates O(patches) work arrays per call, nothing per step.
+    Returns the number of steps.
+    """
+    n_strips = offsets.shape[0] - 1
+    two_d = n_strips > 1
+    height = n_strips * l_perp
+    n_times = times.shape[0]
+    n_dist = esc_dist.shape[0]
+    inv2s2 = 1.0 / (2.0 * safety * safety)
+    inv_kp = 1.0 / kappa_perp
+    sig_y = math.sqrt(2.0 * kappa_perp)
+    sqk = np.sqrt(kappa)
+    isqk = 1.0 / sqk
+    n_patch = kappa.shape[0]
+    uext = np.empty(n_patch)
+    for st in range(n_strips):
+        for gg in range(offsets[st], offsets[st + 1]):
+            uext[gg] = (edges[gg + st + 1] - edges[gg + st]) * isqk[gg]
+    rs = np.empty(4, dtype=np.uint64)
+    done = np.zeros(max(n_dist, 1), dtype=np.bool_)
+    u_med = np.median(uext)  # the patch scale (a trimmed closing patch may be tiny)
+    dt_floor = min(l_perp * l_perp * inv_kp if two_d else math.inf, u_med * u_med)
+    dt_floor *= CORNER_FLOOR * inv2s2
+    steps = 0
+    for p in range(n_particles):
+        particle_state(task, p, rs)
+        x, y, s, g, w = start_position(rs, edges, offsets, length, height, n_strips, l_perp)
+        if two_d:
+            s_chk = int(math.floor(y / l_perp)) % n_strips
+            if s_chk != s:
+                s = s_chk
+                g, w = locate(edges, offsets, s, length, x)
+        x0 = x
+        y0 = y
+        for j in range(n_dist):
+            done[j] = False
+        n_left = n_dist
+        sq = -1  # cached patch of the strip across the nearest edge
+        gq = 0
+        wq = 0
+        t = 0.0
+        for k in range(n_times):
+            tk = times[k]
+            while t < tk:
+                base = g + s
+                a = edges[base] + w * length
+                b = edges[base + 1] + w * length
+                kc = kappa[g]
+                sc = sqk[g]
+                d_l = x - a
+                d_r = b - x
+                if d_r <= d_l:
+                    direction = 1
+                    dn = d_r
+                    df = d_l
+                    xi_ = b
+                else:
+                    direction = -1
+                    dn = d_l
+                    df = d_r
+                    xi_ = a
+                gn, wn = neighbour(g, w, s, offsets, direction)
+                sn = sqk[gn]
+                un = max(dn, 0.0) * isqk[g]
+                lim = min(df * isqk[g], un + uext[gn])
+                dt = lim * lim * inv2s2
+                rem = tk - t
+                edge_step = False
+                z0 = 0.0
+                y_e = 0.0
+                e_dir = 1
+                s_o = s
+                if two_d:
+                    ki = math.floor(y / l_perp)
+                    yl = y - ki * l_perp
+                    if yl < 0.5 * l_perp:
+                        z0 = max(yl, 0.0)
+                        y_e = ki * l_perp
+                        e_dir = -1
+                        s_o = (s - 1) % n_strips
+                    else:
+                        z0 = max(l_perp - yl, 0.0)
+                        y_e = (ki + 1.0) * l_perp
+                        e_dir = 1
+                        s_o = (s + 1) % n_strips
+                    dt_x = z0 * z0 * inv2s2 * inv_kp
+                    if dt_x < dt and dt_x < rem:
+                        if sq != s_o or x < edges[gq + sq] + wq * length or (
+                                x >= edges[gq + sq + 1] + wq * length):
+                            gq, wq = locate(edges, offsets, s_o, length, x)
+                            sq = s_o
+                        aq = edges[gq + sq] + wq * length
+                        bq = edges[gq + sq + 1] + wq * length
+                        dx = min(d_l, d_r, x - aq, bq - x)
+                        kq = kappa[gq]
+                        dt_e = min(dx * dx * inv2s2 / max(kc, kq),
+                                   (l_perp - z0) * (l_perp - z0) * inv2s2 * inv_kp)
+                        if dt_e > dt_x and dt_e >= dt_floor:
+                            edge_step = True
+                            dt = dt_e
+                        else:  # x-step; in the corner box (both < floor) it is floored
+                            dt = min(dt, max(dt_x, dt_floor))
+                    else:
+                        dt = min(dt, dt_x)
+                last = dt >= rem
+                if last:
+                    dt = rem
+                if edge_step:
+                    kq = kappa[gq]
+                    t_o, zend = edge_crossing(z0, dt, kappa_perp, rs)
+                    theta = kc * (dt - t_o) + kq * t_o
+                    x1 = x + math.sqrt(2.0 * theta) * normal(rs)
+                    if n_left > 0:
+                        n_left = escape_check(esc, done, n_left, esc_dist, x0, x, x1, theta,
+                                              -math.inf, math.inf, t + dt, rs)
+                    x = x1
+                    y = y_e - e_dir * zend
+                    s_new = int(math.floor(y / l_perp)) % n_strips
+                    if s_new != s:
+                        if s_new == sq:  # swap: the cached patch becomes the current one
+                            g, gq = gq, g
+                            w, wq = wq, w
+                            sq = s
+                        else:
+                            g, w = locate(edges, offsets, s_new, length, x)
+                            sq = -1
+                        s = s_new
+                else:
+                    x1, touched, crossed = interface_step(x, xi_, direction, kc, sc, sn, un, dt,
+                                                          rs)
+                    if n_left > 0:
+                        if touched:
+                            n_left = escape_check(esc, done, n_left, esc_dist, x0, x, x1, 0.0,
+                                                  0.0, 0.0, t + dt, rs)
+                        else:
+                            n_left = escape_check(esc, done, n_left, esc_dist, x0, x, x1,
+                                                  kc * dt, a, b, t + dt, rs)
+                    x = x1
+                    if crossed:
+                        g = gn
+                        w = wn
+                    y += sig_y * math.sqrt(dt) * normal(rs)
+                    if two_d:
+                        s_new = int(math.floor(y / l_perp)) % n_strips
+                        if s_new != s:  # rare (> safety sigma): re-locate
+                            s = s_new
+                            g, w = locate(edges, offsets, s, length, x)
+                            sq = -1
+                # rare: left the patch by more than the one interface considered
+                base = g + s
+                if x < edges[base] + w * length or x >= edges[base + 1] + w * length:
+                    g, w = locate(edges, offsets, s, length, x)
+                steps += 1
+                if last:
+                    t = tk
+                else:
+                    t += dt
+            record(sums, k, x - x0, y - y0)
+    return steps

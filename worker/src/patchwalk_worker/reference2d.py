@@ -1,0 +1,401 @@
+"""Deterministic 2D reference: ⟨Δx²⟩(t) of one stacked-strip realisation without particles.
+
+The 2D medium (Section 4, Appendix D) is a stack of periodic strips of height l_⊥; strip ``s``
+has its own piecewise-constant κ_s(x); y diffuses with a constant κ⊥ (eq. D2) and the stack is
+periodic in y. The generator ∂x κ(x, y) ∂x + κ⊥ ∂y² is discretised by finite volumes on a
+*conforming* tensor grid — a reversible random-barrier walk on cells, as the 1D lattice of
+:mod:`patchwalk_worker.reference`:
+
+* x-cells: one grid for every row, graded (:func:`~patchwalk_worker.reference.patch_cells`)
+  between the *union* of all strips' patch edges, so each strip's interfaces lie on x-faces;
+  x-face conductance ``1/(h_i/2κ_i + h_{i+1}/2κ_{i+1})`` (harmonic mean), as in 1D;
+* y-cells: ``cells_per_strip`` per strip, graded geometrically from both strip edges, so the
+  strip edges lie on y-faces; y-face conductance ``κ⊥/d`` (d = distance of the cell centres).
+
+Because every row has the same x-faces, a y-jump never moves x: the position observable is the
+cell centre and only x-jumps change it. Green–Kubo (VALIDATION item 3) then holds as in 1D,
+``⟨Δx²⟩(t) = t⟨a⟩ − 2βᵀh_t(A)β`` with ⟨a⟩ the π-mean of the x-jump variance rate,
+β = π^{1/2}b the symmetrised x-jump drift (non-zero only beside x-interfaces) and A = −L_sym
+the symmetrised generator (sparse, 5-point, periodic in x and y). ⟨Δy²⟩ = 2κ⊥t is exact
+(VALIDATION item 7) and not computed here.
+
+``βᵀh_t(A)β`` is evaluated with the parabolic contour of the 1D reference (12 nodes, relative
+error ≤ 2e-11 of the scalar rule); each node is one complex sparse solve (zI + A)x = β:
+
+* ``"block"`` (default while rows ≤ ``BLOCK_MAX_ROWS``): cells ordered column by column, A is
+  block-cyclic-tridiagonal in x with (rows × rows) blocks; block Thomas + Woodbury for the
+  x-period (numba, :mod:`patchwalk_worker.reference2d_solvers`), O(N_x · rows³);
+* ``"splu"``: scipy.sparse SuperLU of the whole matrix (many strips).
+
+Limits (tests/worker/test_reference2d.py): κ⊥ = 0 gives the strips' 1D references averaged;
+κ⊥ → ∞ gives the 1D reference of the column-averaged medium κ_c(x) = mean_s κ_s(x) (the
+"κ_A of columns", Appendix B1); grid error is measured by refinement (docs/reference.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from patchwalk_worker.media import Medium
+from patchwalk_worker.reference import (
+    CONTOUR_MU,
+    CONTOUR_NODES,
+    CONTOUR_STEP,
+    grading_for,
+    patch_cells,
+)
+
+FloatArray = NDArray[np.float64]
+
+#: ``method="auto"`` uses the block solver up to this many rows (strips × cells_per_strip).
+BLOCK_MAX_ROWS = 256
+#: Default y-cells per strip and their geometric grading ratio (edge cells finest); with
+#: ``y_extrapolate`` the result is the Richardson extrapolation (second order, measured) of
+#: this grid and the one with half the cells and the squared ratio.
+CELLS_PER_STRIP = 16
+Y_GRADING = 2.0**0.5
+#: Default x resolution (cells across the shortest patch; as ``cells_per_l_min`` in 1D).
+CELLS_PER_L_MIN_2D = 32
+#: Largest work (complex multiply-adds, ≈ 3 N_x R³ per contour node) a reference may take.
+MAX_WORK = 2e12
+
+
+@dataclass(frozen=True)
+class Lattice2D:
+    """Finite-volume lattice of a stack of strips (see module docstring).
+
+    Attributes
+    ----------
+    hx : ndarray (N_x,)
+        x-cell widths (common to all rows).
+    hy : ndarray (R,)
+        y-cell heights, strip after strip (R = strips × cells_per_strip).
+    row_strip : ndarray of int64 (R,)
+        Strip of each row.
+    kappa : ndarray (R, N_x)
+        κ of each cell.
+    gx : ndarray (R, N_x)
+        x-face conductance between column i and i+1 (periodic) in each row.
+    gy : ndarray (R,)
+        y-face conductance κ⊥/d between row r and r+1 (periodic).
+    beta : ndarray (R, N_x)
+        Symmetrised x-jump drift √π b.
+    mean_a : float
+        π-mean of the x-jump variance rate, twice the lattice κ_A.
+    """
+
+    hx: FloatArray
+    hy: FloatArray
+    row_strip: NDArray[np.int64]
+    kappa: FloatArray
+    gx: FloatArray
+    gy: FloatArray
+    beta: FloatArray
+    mean_a: float
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.hy.shape[0])
+
+    @property
+    def n_cols(self) -> int:
+        return int(self.hx.shape[0])
+
+    @property
+    def n_cells(self) -> int:
+        return self.n_rows * self.n_cols
+
+    @property
+    def kappa_A(self) -> float:
+        """Lattice κ̄(0⁺) = ⟨a⟩/2."""
+        return 0.5 * self.mean_a
+
+    def symmetric_parts(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(diag, off_x, off_y) of A = −L_sym, each (R, N_x).
+
+        ``off_x[r, i]`` couples (r, i) with (r, i+1 mod N_x); ``off_y[r, i]`` couples (r, i)
+        with (r+1 mod R, i).
+        """
+        hx = self.hx[None, :]
+        hx_next = np.roll(self.hx, -1)[None, :]
+        hy = self.hy[:, None]
+        hy_next = np.roll(self.hy, -1)[:, None]
+        gx, gy = self.gx, self.gy[:, None]
+        diag = (gx + np.roll(gx, 1, axis=1)) / hx + (gy + np.roll(gy, 1, axis=0)) / hy
+        off_x = -gx / np.sqrt(hx * hx_next)
+        off_y = np.broadcast_to(-gy / np.sqrt(hy * hy_next), diag.shape).copy()
+        return diag, off_x, off_y
+
+
+def union_edges(medium: Medium, tol: float = 1e-12) -> FloatArray:
+    """Sorted union of every strip's patch edges in [0, length] (duplicates within
+    ``tol·length`` merged; 0 and ``length`` included)."""
+    all_e = np.sort(np.concatenate([medium.strip(s)[0] for s in range(medium.n_strips)]))
+    keep = np.concatenate([[True], np.diff(all_e) > tol * medium.length])
+    e = all_e[keep]
+    e[0], e[-1] = 0.0, float(medium.length)
+    return np.asarray(e, dtype=np.float64)
+
+
+def strip_l_min(medium: Medium) -> float:
+    """Shortest patch over all strips, not counting each strip's closing (trimmed) patch."""
+    vals = []
+    for s in range(medium.n_strips):
+        ell = np.diff(medium.strip(s)[0])
+        vals.append(float(np.min(ell[:-1] if ell.shape[0] >= 3 else ell)))
+    return min(vals)
+
+
+def y_cells(l_perp: float, n: int, grading: float) -> FloatArray:
+    """Heights of ``n`` cells across one strip, graded geometrically from both edges."""
+    if n < 1:
+        raise ValueError(f"cells_per_strip must be >= 1, got {n}")
+    if n == 1:
+        return np.array([l_perp])
+    half = n // 2
+    w = grading ** np.arange(half, dtype=np.float64)
+    side = np.concatenate([w, [w[-1] * grading] if n % 2 else [], w[::-1]])
+    return np.asarray(l_perp * side / side.sum(), dtype=np.float64)
+
+
+def build_lattice_2d(
+    medium: Medium,
+    *,
+    cells_per_l_min: int = CELLS_PER_L_MIN_2D,
+    cells_per_strip: int = CELLS_PER_STRIP,
+    y_grading: float = Y_GRADING,
+    l_min: float | None = None,
+) -> Lattice2D:
+    """Finite-volume lattice of a stacked-strip medium (module docstring).
+
+    Parameters
+    ----------
+    medium : Medium
+        Strips of one period ``length``, height ``l_perp`` (> 0 if more than one strip) and
+        κ⊥ = ``medium.kappa_perp`` (energy scaling applied).
+    cells_per_l_min : int
+        x resolution as in 1D (:func:`~patchwalk_worker.reference.grading_for`), applied to
+        every segment between consecutive edges of the union of the strips.
+    cells_per_strip : int
+        y-cells per strip, graded by ``y_grading`` from both strip edges.
+    l_min : float, optional
+        Length that sets the finest x-cell (default: the strips' shortest non-closing patch).
+    """
+    kap = np.asarray(medium.kappa, dtype=np.float64)
+    if np.any(kap <= 0) or not np.all(np.isfinite(kap)):
+        raise ValueError("every patch needs a positive, finite kappa")
+    k_perp = float(medium.kappa_perp)
+    if k_perp < 0:
+        raise ValueError(f"kappa_perp must be >= 0, got {k_perp}")
+    n_strips = medium.n_strips
+    l_perp = float(medium.l_perp) if medium.l_perp > 0 else 1.0
+    if n_strips > 1 and not medium.l_perp > 0:
+        raise ValueError("a medium with several strips needs l_perp > 0")
+    ue = union_edges(medium)
+    lm = float(l_min) if l_min is not None else strip_l_min(medium)
+    h0, ratio = grading_for(int(cells_per_l_min), lm)
+    hx, seg_of_cell = patch_cells(np.diff(ue), h0, ratio)
+    mid = 0.5 * (ue[:-1] + ue[1:])
+    centres = mid[seg_of_cell]
+    hy_strip = y_cells(l_perp, int(cells_per_strip), float(y_grading))
+    n_y = hy_strip.shape[0]
+    hy = np.tile(hy_strip, n_strips)
+    row_strip = np.repeat(np.arange(n_strips, dtype=np.int64), n_y)
+    k_strip = np.empty((n_strips, hx.shape[0]))
+    for s in range(n_strips):
+        e, k = medium.strip(s)
+        idx = np.clip(np.searchsorted(e, centres, side="right") - 1, 0, k.shape[0] - 1)
+        k_strip[s] = k[idx]
+    kc = k_strip[row_strip]
+    hx_next = np.roll(hx, -1)
+    k_next = np.roll(kc, -1, axis=1)
+    gx = 1.0 / (0.5 * hx[None, :] / kc + 0.5 * hx_next[None, :] / k_next)
+    dist = 0.5 * (hx + hx_next)[None, :]
+    gd = gx * dist
+    b = (gd - np.roll(gd, 1, axis=1)) / hx[None, :]
+    period = float(np.sum(hx))
+    height = float(np.sum(hy))
+    pi = hx[None, :] * hy[:, None] / (period * height)
+    beta = np.sqrt(pi) * b
+    mean_a = float(np.sum(hy[:, None] * 2.0 * gx * dist**2) / (period * height))
+    dy = 0.5 * (hy + np.roll(hy, -1))
+    gy = k_perp / dy
+    if n_strips == 1 and n_y == 1:
+        gy = np.zeros(1)
+    return Lattice2D(hx=hx, hy=hy, row_strip=row_strip, kappa=kc, gx=gx, gy=gy, beta=beta,
+                     mean_a=mean_a)
+
+
+def sparse_operator(lat: Lattice2D) -> Any:
+    """A = −L_sym as a scipy.sparse CSR matrix, cells ordered row-major (r·N_x + i)."""
+    from scipy import sparse
+
+    diag, off_x, off_y = lat.symmetric_parts()
+    n_r, n_x = diag.shape
+    idx = np.arange(n_r * n_x).reshape(n_r, n_x)
+    right = np.roll(idx, -1, axis=1)
+    up = np.roll(idx, -1, axis=0)
+    rows = [idx.ravel(), idx.ravel(), right.ravel(), idx.ravel(), up.ravel()]
+    cols = [idx.ravel(), right.ravel(), idx.ravel(), up.ravel(), idx.ravel()]
+    vals = [diag.ravel(), off_x.ravel(), off_x.ravel(), off_y.ravel(), off_y.ravel()]
+    mask = [np.ones(n_r * n_x, bool)] * 3 + [np.full(n_r * n_x, n_r > 1)] * 2
+    a = sparse.coo_matrix(
+        (np.concatenate([v[m] for v, m in zip(vals, mask, strict=True)]),
+         (np.concatenate([r[m] for r, m in zip(rows, mask, strict=True)]),
+          np.concatenate([c[m] for c, m in zip(cols, mask, strict=True)]))),
+        shape=(n_r * n_x, n_r * n_x),
+    )
+    return a.tocsc()
+
+
+def _contour_nodes(t: float) -> tuple[NDArray[np.complex128], NDArray[np.complex128], float]:
+    """Nodes z, weights w·dz and the step of the parabolic contour for time ``t``."""
+    m = CONTOUR_NODES
+    step = CONTOUR_STEP / m
+    u = np.arange(m) * step
+    mu = CONTOUR_MU * m / t
+    z = mu * (1.0 + 1j * u) ** 2
+    dz = 2j * mu * (1.0 + 1j * u)
+    w = np.ones(m)
+    w[0] = 0.5
+    return z.astype(np.complex128), (w * dz).astype(np.complex128), step
+
+
+def msd_2d_splu(lat: Lattice2D, times: ArrayLike) -> FloatArray:
+    """⟨Δx²⟩(t) by the contour with one scipy SuperLU factorisation per node."""
+    from scipy import sparse
+    from scipy.sparse.linalg import splu
+
+    t_arr = np.asarray(times, dtype=np.float64)
+    a = sparse_operator(lat).astype(np.complex128)
+    eye = sparse.identity(a.shape[0], dtype=np.complex128, format="csc")
+    beta = lat.beta.ravel().astype(np.complex128)
+    out = np.empty(t_arr.shape[0])
+    for j, t in enumerate(t_arr):
+        z, wdz, step = _contour_nodes(float(t))
+        forms = np.empty(z.shape[0], dtype=np.complex128)
+        for k in range(z.shape[0]):
+            lu = splu((a + z[k] * eye).tocsc(), permc_spec="COLAMD")
+            forms[k] = beta @ lu.solve(beta)
+        g = np.exp(z * t) * forms / z**2 * wdz
+        out[j] = t * lat.mean_a - 2.0 * step / np.pi * float(np.sum(g.imag))
+    return out
+
+
+def msd_2d_block(lat: Lattice2D, times: ArrayLike) -> FloatArray:
+    """⟨Δx²⟩(t) by the contour with the numba block-cyclic-tridiagonal solver."""
+    from patchwalk_worker.reference2d_solvers import block_resolvent_forms
+
+    t_arr = np.asarray(times, dtype=np.float64)
+    diag, off_x, off_y = lat.symmetric_parts()
+    beta = np.ascontiguousarray(lat.beta)
+    out = np.empty(t_arr.shape[0])
+    for j, t in enumerate(t_arr):
+        z, wdz, step = _contour_nodes(float(t))
+        forms = block_resolvent_forms(diag, off_x, off_y, beta, z)
+        g = np.exp(z * t) * forms / z**2 * wdz
+        out[j] = t * lat.mean_a - 2.0 * step / np.pi * float(np.sum(g.imag))
+    return out
+
+
+def _option(options: Any, name: str, default: Any) -> Any:
+    if options is None:
+        return default
+    if isinstance(options, dict):
+        return options.get(name, default)
+    return getattr(options, name, default)
+
+
+def work_estimate(lat: Lattice2D, n_times: int) -> float:
+    """Complex multiply-adds of the block solver for ``n_times`` output times."""
+    return 3.0 * lat.n_cols * float(lat.n_rows) ** 3 * CONTOUR_NODES * n_times
+
+
+def _msd(lat: Lattice2D, times: FloatArray, method: str) -> FloatArray:
+    use = method
+    if use in ("auto", "contour"):
+        use = "block" if lat.n_rows <= BLOCK_MAX_ROWS else "splu"
+    if use == "block":
+        return msd_2d_block(lat, times)
+    if use == "splu":
+        return msd_2d_splu(lat, times)
+    raise ValueError(f"2D reference method must be 'auto', 'block' or 'splu', got {method!r}")
+
+
+def reference_msd_2d(
+    medium: Medium,
+    times: ArrayLike,
+    options: Any = None,
+    *,
+    cells_per_l_min: int | None = None,
+    cells_per_strip: int = CELLS_PER_STRIP,
+    y_grading: float = Y_GRADING,
+    y_extrapolate: bool = True,
+    method: str | None = None,
+    max_work: float = MAX_WORK,
+) -> FloatArray:
+    """⟨Δx²⟩(t) of the 2D lattice of ``medium``, uniform start (module docstring).
+
+    Parameters
+    ----------
+    medium : Medium
+        Stacked strips with κ⊥ = ``medium.kappa_perp`` (energy scaling applied). κ⊥ = 0 is
+        delegated to the 1D reference (:func:`~patchwalk_worker.reference.reference_msd`).
+    times : array_like
+        Output times, > 0.
+    options : ReferenceOptions or dict, optional
+        ``cells_per_l_min`` (x resolution) and ``method`` (``auto``/``contour`` → block
+        solver, or ``splu``); keywords override it.
+    cells_per_strip, y_grading : int, float
+        y-cells per strip and their geometric grading from the strip edges.
+    y_extrapolate : bool
+        Richardson-extrapolate in y (second order) from this grid and the one with
+        ``cells_per_strip // 2`` cells and ratio ``y_grading²`` (default True).
+    max_work : float
+        Refuse (ValueError) a lattice whose solve would exceed this many complex operations.
+
+    Returns
+    -------
+    ndarray (n_times,)
+    """
+    from patchwalk_worker.reference import reference_msd
+
+    t_arr = np.asarray(times, dtype=np.float64)
+    if np.any(t_arr <= 0) or not np.all(np.isfinite(t_arr)):
+        raise ValueError("reference times must be positive and finite")
+    if medium.kappa_perp <= 0.0:
+        return reference_msd(medium, t_arr, options, cells_per_l_min=cells_per_l_min,
+                             method=method)
+    cpl = int(cells_per_l_min or _option(options, "cells_per_l_min", CELLS_PER_L_MIN_2D))
+    meth = str(method or _option(options, "method", "auto"))
+    if meth == "eigen":
+        meth = "auto"
+    fine = build_lattice_2d(medium, cells_per_l_min=cpl, cells_per_strip=cells_per_strip,
+                            y_grading=y_grading)
+    work = work_estimate(fine, t_arr.shape[0]) * (1.125 if y_extrapolate else 1.0)
+    if medium.n_strips > 1 and work > max_work:
+        raise ValueError(
+            f"the 2D reference lattice is too large ({fine.n_cols} x-cells x {fine.n_rows} rows, "
+            f"~{work:.1e} operations > {max_work:.0e}): reduce medium.strips (rows = strips x "
+            f"{cells_per_strip}), medium.length or reference.cells_per_l_min, or the number "
+            "of output times"
+        )
+    out = _msd(fine, t_arr, meth)
+    if y_extrapolate and medium.n_strips > 1 and cells_per_strip >= 4:
+        coarse = build_lattice_2d(medium, cells_per_l_min=cpl,
+                                  cells_per_strip=cells_per_strip // 2,
+                                  y_grading=y_grading**2)
+        out = out + (out - _msd(coarse, t_arr, meth)) / 3.0
+    return out
+
+
+def reference_kappa_2d(
+    medium: Medium, times: ArrayLike, options: Any = None, **kwargs: Any
+) -> FloatArray:
+    """κ̄_2D(t) = ⟨Δx²⟩/(2t) of the 2D lattice (:func:`reference_msd_2d`)."""
+    t_arr = np.asarray(times, dtype=np.float64)
+    return reference_msd_2d(medium, t_arr, options, **kwargs) / (2.0 * t_arr)
