@@ -5,7 +5,8 @@ No particles: one task is one realisation, and its "sums" are Σ1 = 1, ΣΔx = 0
 ΣΔx⁴ = nan. In 2D, ⟨Δy²⟩ = 2κ⊥t exactly (VALIDATION item 7), and ⟨Δx²⟩ is that of the 2D
 lattice of the stacked strips (:mod:`patchwalk_worker.reference2d`; for κ⊥ = 0 the 1D one).
 Escape sums are nan (no particles); the exact first-passage moments are stored beside them for
-every kernel (:func:`patchwalk_worker.task.escape_reference`). The cost is counted in lattice cell-updates, one per cell and output time.
+every kernel (:func:`patchwalk_worker.task.escape_reference`). The cost is counted in lattice
+cell-updates, one per cell and output time.
 """
 
 from __future__ import annotations
