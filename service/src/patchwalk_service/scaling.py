@@ -32,7 +32,8 @@ _log = logging.getLogger(__name__)
 
 
 def task_sweep(key: Any) -> str | None:
-    """The sweep id in a patchwalk task key ``pw-<sweep>-<point>-<task>[-<nonce>]``."""
+    """The sweep in a task key ``pw-<sweep id[:12]>-<point>-<task>[-retry<n>]``
+    (:func:`patchwalk_service.scheduler.task_key`): the first 12 digits of the sweep id."""
     text = key if isinstance(key, str) else str(key)
     if not text.startswith("pw-"):
         return None
