@@ -171,7 +171,7 @@ class Kappa2DResults(Record):
 class EscapePoint(Record):
     """First-passage statistics of one point per escape distance (eq. 8)."""
 
-    _omit_if_none = ("fraction", "mean_time", "mean_time_err", "rate", "rate_err")
+    _omit_if_none = ("fraction", "mean_time", "mean_time_err", "rate", "rate_err", "rate_eq8")
 
     params: dict[str, Any]
     distance: Floats = Field(description="escape distances L_esc (|Δx| ≥ L)")
@@ -180,6 +180,10 @@ class EscapePoint(Record):
     mean_time_err: Floats | None = None
     rate: Floats | None = Field(default=None, description="t_esc⁻¹ = 1/mean_time")
     rate_err: Floats | None = None
+    rate_eq8: Floats | None = Field(
+        default=None,
+        description="eq. (8) estimate of t_esc⁻¹ (two-phase media; meant for "
+                    "l_min ≪ L_esc ≪ l_max)")
 
 
 class EscapeResults(Record):
@@ -188,12 +192,23 @@ class EscapeResults(Record):
     points: list[EscapePoint]
 
 
+class TheoryRange(Record):
+    """Where a theory curve holds: ``t_min ≤ t ≤ t_max`` (None: open) and why."""
+
+    t_min: float | None = None
+    t_max: float | None = None
+    reason: str = ""
+
+
 class TheoryPoint(Record):
-    """Theory curves of one point at its output times."""
+    """Theory curves of one point at its output times (null outside their validity)."""
 
     params: dict[str, Any]
     t: Floats
-    curves: dict[str, Floats] = Field(description="κ_A, κ_H, PHM, scalings … (see docs)")
+    curves: dict[str, Floats] = Field(
+        description="κ_A, κ_H, PHM, scalings … (see docs); null outside the curve's validity")
+    validity: dict[str, TheoryRange] = Field(
+        default_factory=dict, description="range of validity and its reason, per curve")
 
 
 class TheoryResults(Record):

@@ -16,7 +16,7 @@ import math
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from patchwalk_client.models import (
     KappaPoint,
     SweepResults,
     TheoryPoint,
+    TheoryRange,
     filter_points,
 )
 
@@ -41,6 +42,7 @@ from patchwalk_worker.summary import (
     kappa_2d,
 )
 from patchwalk_worker.theory import kappa_2d_heuristic, theory_curves
+from patchwalk_worker.theory_validity import escape_rate_8_values, validated_curves
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_worker.store import SweepStore
@@ -89,8 +91,13 @@ class PointSummary:
     escape : EscapeSummary or None
         First-passage statistics (eq. 8) when the point has escape distances.
     curves : dict
-        Theory curves at ``t`` (:func:`patchwalk_worker.theory.theory_curves`).
+        Theory curves at ``t`` (:func:`patchwalk_worker.theory.theory_curves`), NaN outside
+        their range of validity (:mod:`patchwalk_worker.theory_validity`).
     n_particles, n_tasks, steps : int
+    validity : dict
+        ``{curve: {"t_min", "t_max", "reason"}}`` of every curve.
+    rate_eq8 : ndarray or None
+        Escape-rate estimate of eq. (8) at ``distances`` (two-phase media).
     """
 
     params: dict[str, Any]
@@ -108,6 +115,8 @@ class PointSummary:
     n_particles: int
     n_tasks: int
     steps: int
+    validity: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rate_eq8: np.ndarray | None = None
 
 
 def summarise(store: SweepStore) -> list[PointSummary]:
@@ -125,6 +134,8 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             heuristic = (float(h["eq10"]), float(h["eq11"]))
         dist = store.distances[i]
         r = np.asarray(d["realisation"], dtype=np.float64).reshape(-1, 2)
+        t_out = np.asarray(spec.output_times(), dtype=np.float64)
+        curves, validity = validated_curves(spec, t_out, theory_curves(spec, t_out))
         out.append(PointSummary(
             params=pt.params,
             t=t,
@@ -137,10 +148,12 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             kappa_perp=spec.kappa_perp_scaled() if two_d else None,
             heuristic=heuristic,
             escape=escape_summary(d["esc"], float(n_particles)) if dist.shape[0] else None,
-            curves=dict(theory_curves(spec, np.asarray(spec.output_times(), dtype=np.float64))),
+            curves=curves,
             n_particles=n_particles,
             n_tasks=int(store.n_tasks[i]),
             steps=int(np.sum(d["steps"])),
+            validity=validity,
+            rate_eq8=escape_rate_8_values(spec, dist),
         ))
     return out
 
@@ -183,9 +196,12 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
                                        fraction=_nums(es.fraction),
                                        mean_time=_nums(es.mean_time),
                                        mean_time_err=_nums(es.mean_time_err),
-                                       rate=_nums(es.rate), rate_err=_nums(es.rate_err)))
+                                       rate=_nums(es.rate), rate_err=_nums(es.rate_err),
+                                       rate_eq8=None if p.rate_eq8 is None
+                                       else _nums(p.rate_eq8)))
         theory.append(TheoryPoint(params=p.params, t=_nums(p.t),
-                                  curves={k: _nums(v) for k, v in p.curves.items()}))
+                                  curves={k: _nums(v) for k, v in p.curves.items()},
+                                  validity={k: TheoryRange(**v) for k, v in p.validity.items()}))
     return SweepResults(kappa=kappa, kappa2d=kappa2d, escape=escape, theory=theory,
                         dimensions=2 if dimensions == 2 else 1)
 
