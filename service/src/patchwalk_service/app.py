@@ -18,7 +18,7 @@ from .backend import StoreBackend, SweepBackend
 from .cluster import make_client
 from .problems import install_problem_handlers
 from .registry import Registry
-from .routes import health, results, sweeps
+from .routes import health, inspect, results, sweeps
 from .runners import DaskRunner, TaskRunner
 from .scheduler import Scheduler
 from .settings import ServiceSettings
@@ -106,6 +106,7 @@ def create_app(
     app.include_router(health.protected, dependencies=auth)
     app.include_router(sweeps.router, prefix="/v1", dependencies=auth)
     app.include_router(results.router, prefix="/v1", dependencies=auth)
+    app.include_router(inspect.router, prefix="/v1", dependencies=auth)
     return app
 
 

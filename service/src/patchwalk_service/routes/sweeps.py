@@ -59,6 +59,8 @@ def sweep_view(request: Request, record: SweepRecord) -> SweepStatus:
         "theory": f"{base}/theory",
         "plot": f"{base}/plot.png",
         "dataset": f"{base}/dataset",
+        "spec": f"{base}/spec",
+        "medium": f"{base}/medium?point=0&task=0",
     }
     return SweepStatus(**data)
 
