@@ -148,9 +148,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from patchwalk_worker.store import StoreError
 
     from .engine import prepare
-    from .preflight import scheduler_problem, spec_file_problem
+    from .preflight import scheduler_problem, spec_file_problem, workers_problem
     from .settings import SettingsError, settings_from_args
 
+    if why := workers_problem(args.workers):
+        _err(f"patchwalk run: {why}")
+        return 2
     try:
         settings = settings_from_args(args)
     except SettingsError as exc:
@@ -303,15 +306,17 @@ def serve_command(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .auth import check_bind
+    from .preflight import scheduler_problem, workers_problem
     from .settings import SettingsError, settings_from_args
 
+    if why := workers_problem(args.workers):
+        print(f"patchwalk serve: {why}", file=sys.stderr)
+        return 2
     try:
         settings = settings_from_args(args)
     except SettingsError as exc:
         print(f"patchwalk serve: {exc}", file=sys.stderr)
         return 2
-    from .preflight import scheduler_problem
-
     check_bind(settings.host, settings.tokens, settings.insecure)
     if settings.scheduler and (why := scheduler_problem(settings.scheduler)):
         print(f"patchwalk serve: {why}", file=sys.stderr)

@@ -13,7 +13,15 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["scheduler_problem", "spec_file_problem"]
+__all__ = ["scheduler_problem", "spec_file_problem", "workers_problem"]
+
+
+def workers_problem(workers: int | None) -> str | None:
+    """Why ``--workers N`` cannot run a cluster (N < 1), or None."""
+    if workers is None or workers >= 1:
+        return None
+    return (f"--workers {workers}: an embedded cluster needs at least one worker process; "
+            "give --workers 1 or more, leave it out (one per core), or pass --scheduler ADDR")
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
