@@ -97,6 +97,12 @@ def test_results_spec_medium_partial_and_filters(
     bad = pw(url, "results", sid, "--where", "medium.kappa_perp=0.5")
     assert bad.returncode == 2 and "0.0, 0.1" in bad.stderr and bad.stderr.count("\n") == 1
 
+    # ---- an unsupported content type is 415, whatever the body ------------------------------
+    for body in (b"", b"\xff\xfe", b"name = 'x'"):
+        r = httpx.post(f"{url}/v1/sweeps", content=body,
+                       headers={"content-type": "application/octet-stream"})
+        assert r.status_code == 415, (body, r.text)
+
     # ---- the spec back, and it resubmits to the same sweep ----------------------------------
     spec = json.loads(pw(url, "spec", sid).stdout)
     assert spec == httpx.get(f"{url}/v1/sweeps/{sid}/spec").json()
