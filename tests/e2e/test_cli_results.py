@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,25 @@ def test_unreachable_scheduler_and_zero_workers_in_one_line(tmp_path: Path) -> N
     assert "Traceback" not in r.stderr, r.stderr
     r = patchwalk("run", str(spec), "--workers", "0")
     assert r.returncode == 2 and "workers" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_energy_example_shows_what_it_says() -> None:
+    """examples/energy.yaml: complete escape; 1/<t_esc> ~ E^(1/2)-ish for both alphas (slope well
+    below 1), while eq. (8) steepens towards E^2 for alpha = 1.5."""
+    root = Path(__file__).resolve().parents[2]
+    r = patchwalk("run", str(root / "examples" / "energy.yaml"), "--workers", "2",
+                  "--what", "escape", "--json", timeout=600)
+    assert r.returncode == 0, r.stderr
+    pts = json.loads(r.stdout)["points"]
+    assert all(f == 1.0 for p in pts for f in p["fraction"])
+    by = {(p["params"]["medium.high.patches.alpha"], p["params"]["energy"]): p for p in pts}
+    for alpha in (1.5, 2.5):
+        lo, hi = by[(alpha, 0.25)], by[(alpha, 4.0)]
+        for j in range(2):
+            slope = math.log(hi["rate"][j] / lo["rate"][j]) / math.log(16.0)
+            err = math.hypot(hi["rate_err"][j] / hi["rate"][j],
+                             lo["rate_err"][j] / lo["rate"][j]) / math.log(16.0)
+            assert 0.5 - 5 * err < slope < 1.0 - 5 * err, (alpha, j, slope, err)
+    eq8 = by[(1.5, 4.0)]["rate_eq8"][1] / by[(1.5, 0.25)]["rate_eq8"][1]
+    assert math.log(eq8) / math.log(16.0) > 1.5
