@@ -97,6 +97,13 @@ def test_results_spec_medium_partial_and_filters(
     bad = pw(url, "results", sid, "--where", "medium.kappa_perp=0.5")
     assert bad.returncode == 2 and "0.0, 0.1" in bad.stderr and bad.stderr.count("\n") == 1
 
+    # ---- a rejected spec: each field error once, in one place --------------------------------
+    bad_file = tmp_path / "bad.txt"
+    bad_file.write_text(SPEC_2D.replace("count = 200", "count = -5"))
+    bad_sub = pw(url, "submit", str(bad_file))
+    assert bad_sub.returncode == 2 and bad_sub.stderr.count("particles.count") == 1, bad_sub.stderr
+    assert "Traceback" not in bad_sub.stderr
+
     # ---- an unsupported content type is 415, whatever the body ------------------------------
     for body in (b"", b"\xff\xfe", b"name = 'x'"):
         r = httpx.post(f"{url}/v1/sweeps", content=body,
