@@ -244,8 +244,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"{args.store}: sweep {store.spec.name!r}, spec hash {store.spec_hash[:12]}, "
               f"{len(store.points)} points, {done} of {total} tasks done")
     if done < total:
-        _err(f"patchwalk show: the sweep is incomplete ({done} of {total} tasks); "
-             "finish it with `patchwalk run SPEC --out STORE`")
+        if done:
+            from patchwalk_worker.partial import partial_results
+
+            rc = _print_results(partial_results(store).results, args)
+            if rc:
+                return rc
+        _err(f"patchwalk show: the sweep is incomplete ({done} of {total} tasks"
+             + ("; partial results of the finished ones above" if done else "")
+             + "); finish it with `patchwalk run SPEC --out STORE`")
         return 1
     try:
         results = read_results(args.store)
