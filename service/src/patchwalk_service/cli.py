@@ -174,6 +174,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         _err(f"patchwalk run: cannot read {args.spec}: {exc}")
         return 2
+    if args.what == "kappa2d" and spec.dimensions != 2:
+        _err("patchwalk run: the spec is one-dimensional; kappa_2D exists for dimensions = 2 "
+             "only (use --what kappa)")
+        return 2
     tmp = None
     out = args.out
     if out is None:
