@@ -115,6 +115,11 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     assert proc.poll() is None, "the run finished before it could be killed; make it longer"
     os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its Dask worker processes
     proc.wait()
+    # an incomplete store shows the partial results of its finished tasks, and says so
+    part = patchwalk("show", str(out), "--json")
+    finished = sum(1 for f in done_dir.rglob("*") if f.is_file())
+    assert part.returncode == 1 and "partial results" in part.stderr, part.stderr
+    assert sum(p["n_tasks"] for p in json.loads(part.stdout)["points"]) == finished
     r = patchwalk("run", str(spec), "--out", str(out), "--workers", "1", "--json")
     assert r.returncode == 0, r.stderr
     skipped = int(r.stderr.split("skipped ")[1].split()[0])

@@ -49,9 +49,11 @@ def test_kappa_matches_the_store(done: tuple[TestClient, str]) -> None:
     assert [p["params"] for p in body["points"]] == [{"seed": 1}, {"seed": 2}]
     one = c.get(f"/v1/sweeps/{sid}/kappa?seed=2").json()["points"]
     assert one == [body["points"][1]]
-    assert c.get(f"/v1/sweeps/{sid}/kappa?seed=3").json()["points"] == []
+    none = c.get(f"/v1/sweeps/{sid}/kappa?seed=3")  # a value the axis does not have
+    assert none.status_code == 400 and "seed = 1, 2" in none.json()["detail"], none.text
     bad = c.get(f"/v1/sweeps/{sid}/kappa?energy=1")
-    assert bad.status_code == 422 and "seed" in bad.json()["detail"]
+    assert bad.status_code == 400 and "seed" in bad.json()["detail"]
+    assert "?energy" not in bad.json()["detail"] and "?seed=" in bad.json()["detail"]
     # κ̄ lies between κ_H and κ_A of the medium (VALIDATION item 1), within the error bars
     for p in body["points"]:
         for k, e in zip(p["kappa"], p["kappa_err"], strict=True):

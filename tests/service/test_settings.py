@@ -40,3 +40,14 @@ def test_errors_name_the_option_or_the_variable(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(SettingsError, match="--workers"):
         settings_from_args(args(workers=0))
     assert ServiceSettings(max_in_flight=3).max_in_flight == 3
+
+
+def test_default_workers_are_the_cores_this_process_may_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PATCHWALK_WORKERS", raising=False)
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5})
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert ServiceSettings().workers == 3  # a SLURM allocation of 3 cores on a 64-core node

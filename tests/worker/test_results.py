@@ -110,12 +110,20 @@ def test_filter_points_numeric_and_unknown_axis() -> None:
     assert filter_points(params, {}) == [0, 1]
     assert filter_points(params, {"energy": "10"}) == [1]
     assert filter_points(params, {"energy": "1e1", "kernel": "euler"}) == [1]
-    assert filter_points(params, {"energy": "3"}) == []
+    for value in ("3", "abc"):  # a value the axis does not have names the values it has
+        with pytest.raises(UnknownAxisError) as none:
+            filter_points(params, {"energy": value})
+        assert none.value.errors == [{"loc": "energy", "msg": f"{value!r} matches no point; "
+                                                              "this sweep has energy = 1.0, 10.0"}]
+    with pytest.raises(UnknownAxisError) as apart:  # both values exist, never together
+        filter_points(params, {"energy": "1", "kernel": "euler"})
+    assert "energy=1.0, kernel=exact; energy=10.0, kernel=euler" in str(apart.value)
     with pytest.raises(UnknownAxisError) as err:
         filter_points(params, {"seed": "1"})
     assert isinstance(err.value, ValueError)
     assert err.value.errors == [{"loc": "seed", "msg": "not a sweep axis; use one of energy, "
                                                        "kernel"}]
+    assert "?energy=1.0" in str(err.value)  # the hint is this sweep's own axis and value
 
 
 def test_results_file_is_written_like_the_store_files(tmp_path: Path) -> None:

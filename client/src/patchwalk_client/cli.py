@@ -4,11 +4,17 @@ The client registers the commands that talk to a running service (``submit``, ``
 ``results``, ``cancel``). Packages installed beside it add their own commands through the
 ``patchwalk.commands`` entry-point group: each entry point is a function
 ``register(subparsers) -> None``. ``patchwalk-service`` adds ``run``, ``show`` and ``serve``.
+
+Exit status of every command: 0 success; 1 the sweep failed, was cancelled or is incomplete;
+2 bad input (spec file, spec, option, id, token) or a scheduler that cannot be reached;
+3 no service at the URL; 4 a ``--timeout`` passed; 130 interrupted (Ctrl-C). A closed output
+pipe (``| head``) ends the command quietly with 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -36,7 +42,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    result = args.func(args)
+    try:
+        result = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`patchwalk results ID --csv | head -1`): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(f"patchwalk {args.command}: interrupted", file=sys.stderr)
+        return 130
     return int(result or 0)
 
 

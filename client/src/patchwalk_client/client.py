@@ -198,6 +198,17 @@ class Sweep:
         self._status = SweepStatus.model_validate(data)
         return self._status
 
+    def spec(self) -> dict[str, Any]:
+        """The sweep's spec as the service validated it (``GET /v1/sweeps/{id}/spec``)."""
+        out: dict[str, Any] = self._get("spec")
+        return out
+
+    def medium(self, point: int = 0, task: int = 0) -> dict[str, Any]:
+        """One medium realisation of the sweep, rebuilt from its seed stream:
+        ``{"point", "task", "edges", "kappa", "offsets", "length", ...}``."""
+        out: dict[str, Any] = self._get("medium", point=point, task=task)
+        return out
+
     def cancel(self) -> SweepStatus:
         """Cancel the sweep (submit the same spec again to resume it)."""
         data = self.client.request("DELETE", f"/v1/sweeps/{self.id}").json()

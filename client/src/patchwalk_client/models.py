@@ -120,6 +120,22 @@ class Record(BaseModel):
 Floats = list[float | None]
 
 
+class ResultsPage(Record):
+    """What every result body says besides its points: whether it is partial.
+
+    A running or cancelled sweep answers with the results of its finished tasks
+    (``partial: true``, ``tasks_done`` of ``tasks_total``); the keys are left out for a
+    finished sweep.
+    """
+
+    _omit_if_none = ("partial", "tasks_done", "tasks_total")
+
+    partial: bool | None = Field(
+        default=None, description="true: from the finished tasks of an unfinished sweep")
+    tasks_done: int | None = Field(default=None, description="tasks the partial results hold")
+    tasks_total: int | None = Field(default=None, description="tasks of the whole sweep")
+
+
 class KappaPoint(Record):
     """κ̄(t) of one point: the ``patchwalk run --json`` shape (docs/interfaces.md §9)."""
 
@@ -145,7 +161,7 @@ class KappaPoint(Record):
     n_tasks: int
 
 
-class KappaResults(Record):
+class KappaResults(ResultsPage):
     """``GET /v1/sweeps/{id}/kappa``."""
 
     points: list[KappaPoint]
@@ -168,7 +184,7 @@ class Kappa2DPoint(Record):
     n_tasks: int
 
 
-class Kappa2DResults(Record):
+class Kappa2DResults(ResultsPage):
     """``GET /v1/sweeps/{id}/kappa2d``."""
 
     points: list[Kappa2DPoint]
@@ -177,7 +193,7 @@ class Kappa2DResults(Record):
 class EscapePoint(Record):
     """First-passage statistics of one point per escape distance (eq. 8)."""
 
-    _omit_if_none = ("fraction", "mean_time", "mean_time_err", "rate", "rate_err",
+    _omit_if_none = ("fraction", "mean_time", "mean_time_err", "rate", "rate_err", "rate_eq8",
                      "mean_time_reference", "time_sd_reference", "rate_reference")
 
     params: dict[str, Any]
@@ -193,23 +209,38 @@ class EscapePoint(Record):
     time_sd_reference: Floats | None = Field(
         default=None, description="exact standard deviation of τ on the same realisations")
     rate_reference: Floats | None = Field(default=None, description="1/mean_time_reference")
+    rate_eq8: Floats | None = Field(
+        default=None,
+        description="eq. (8) estimate of t_esc⁻¹ (two-phase media; meant for "
+                    "l_min ≪ L_esc ≪ l_max)")
 
 
-class EscapeResults(Record):
+class EscapeResults(ResultsPage):
     """``GET /v1/sweeps/{id}/escape``."""
 
     points: list[EscapePoint]
 
 
+class TheoryRange(Record):
+    """Where a theory curve holds: ``t_min ≤ t ≤ t_max`` (None: open) and why."""
+
+    t_min: float | None = None
+    t_max: float | None = None
+    reason: str = ""
+
+
 class TheoryPoint(Record):
-    """Theory curves of one point at its output times."""
+    """Theory curves of one point at its output times (null outside their validity)."""
 
     params: dict[str, Any]
     t: Floats
-    curves: dict[str, Floats] = Field(description="κ_A, κ_H, PHM, scalings … (see docs)")
+    curves: dict[str, Floats] = Field(
+        description="κ_A, κ_H, PHM, scalings … (see docs); null outside the curve's validity")
+    validity: dict[str, TheoryRange] = Field(
+        default_factory=dict, description="range of validity and its reason, per curve")
 
 
-class TheoryResults(Record):
+class TheoryResults(ResultsPage):
     """``GET /v1/sweeps/{id}/theory``."""
 
     points: list[TheoryPoint]
@@ -253,18 +284,45 @@ def filter_points(
     Raises
     ------
     UnknownAxisError
-        If a filter names no sweep axis (the message lists the valid ones).
+        If a filter names no sweep axis (the message lists this sweep's axes), or if no point
+        matches (the message lists the values each axis has).
     """
     if not filters:
         return list(range(len(params_list)))
-    known = set(params_list[0]) if params_list else set()
-    unknown = [k for k in filters if k not in known]
+    axes: dict[str, list[Any]] = {}
+    for p in params_list:
+        for k, v in p.items():
+            seen = axes.setdefault(k, [])
+            if v not in seen:
+                seen.append(v)
+    unknown = [k for k in filters if k not in axes]
     if unknown:
-        names = ", ".join(sorted(known)) or "(this sweep has no axes)"
+        names = ", ".join(axes) or "(this sweep has no axes)"
+        example = next(iter(axes.items()), None)
+        hint = "" if example is None else f" (e.g. ?{example[0]}={_text(example[1][0])})"
         raise UnknownAxisError(
-            f"unknown filter {', '.join(unknown)}: filter by a sweep axis, one of {names} "
-            "(e.g. ?energy=10)",
+            f"unknown filter {', '.join(unknown)}: filter by a sweep axis, one of {names}{hint}",
             [{"loc": k, "msg": f"not a sweep axis; use one of {names}"} for k in unknown],
         )
-    return [i for i, p in enumerate(params_list)
+    kept = [i for i, p in enumerate(params_list)
             if all(_same(p[k], v) for k, v in filters.items())]
+    if params_list and not kept:
+        errors = [{"loc": k, "msg": f"{v!r} matches no point; this sweep has {k} = "
+                                    + ", ".join(_text(x) for x in axes[k])}
+                  for k, v in filters.items()
+                  if not any(_same(x, v) for x in axes[k])]
+        if not errors:  # each value exists, but not together
+            errors = [{"loc": ", ".join(filters),
+                       "msg": "no point has these values together; the points are "
+                              + "; ".join(", ".join(f"{k}={_text(p[k])}" for k in filters)
+                                          for p in params_list)}]
+        raise UnknownAxisError(
+            "no point matches the filter: " + "; ".join(e["msg"] for e in errors), errors)
+    return kept
+
+
+def _text(value: Any) -> str:
+    """An axis value as a query would write it."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return repr(value)
+    return value if isinstance(value, str) else json.dumps(value)

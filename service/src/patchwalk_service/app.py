@@ -19,7 +19,7 @@ from .cluster import cluster_runner
 from .problems import install_problem_handlers
 from .registry import Registry
 from .routes import cluster as cluster_routes
-from .routes import health, results, sweeps
+from .routes import health, inspect, results, sweeps
 from .runners import TaskRunner
 from .scheduler import Scheduler
 from .settings import ServiceSettings
@@ -109,6 +109,7 @@ def create_app(
     app.include_router(sweeps.router, prefix="/v1", dependencies=auth)
     app.include_router(results.router, prefix="/v1", dependencies=auth)
     app.include_router(cluster_routes.router, prefix="/v1", dependencies=auth)
+    app.include_router(inspect.router, prefix="/v1", dependencies=auth)
     return app
 
 

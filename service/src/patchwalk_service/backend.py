@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_client.models import SweepResults
+    from patchwalk_worker.partial import PartialResults
     from patchwalk_worker.store import SweepStore
 
 
@@ -80,6 +81,13 @@ class SweepBackend(Protocol):
 
     def store_path(self, sweep_id: str) -> Path:
         """Folder of the sweep's zarr store."""
+
+    def partial(self, sweep_id: str) -> PartialResults | None:
+        """Results of the finished tasks of an unfinished sweep, computed now (None: no store)."""
+
+    def medium(self, spec: dict[str, Any], point: int, task: int) -> dict[str, Any]:
+        """The medium realisation of task ``(point, task)``, rebuilt from the spec's seed
+        (raises ``ValueError`` for an index out of range)."""
 
 
 class StoreBackend:
@@ -163,3 +171,18 @@ class StoreBackend:
         from patchwalk_worker.results import read_results
 
         return read_results(self.store_path(sweep_id))
+
+    def partial(self, sweep_id: str) -> PartialResults | None:
+        from patchwalk_worker.partial import partial_results
+        from patchwalk_worker.store import SweepStore
+
+        path = self.store_path(sweep_id)
+        if not (path / "zarr.json").exists():
+            return None
+        return partial_results(SweepStore.open(path))
+
+    def medium(self, spec: dict[str, Any], point: int, task: int) -> dict[str, Any]:
+        from patchwalk_client.spec import validate_spec
+        from patchwalk_worker.partial import medium_realisation
+
+        return medium_realisation(validate_spec(spec), point, task)

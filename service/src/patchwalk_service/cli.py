@@ -6,15 +6,17 @@ an embedded LocalCluster (or an existing scheduler) into a zarr store — a temp
 without ``--out`` — resuming a store of the same spec, and prints κ̄(t) per point. It is the
 service's scheduler running one sweep in this process (:mod:`patchwalk_service.engine`), with
 the service's settings: an option overrides ``PATCHWALK_<OPTION>``, which overrides the default.
-``patchwalk show STORE [--json]`` prints what a store holds. ``patchwalk serve`` runs the REST
-service under uvicorn.
-Exit status: 0 done, 1 incomplete/cancelled/failed, 2 bad input (nothing written).
+``patchwalk show STORE`` prints what a store holds. Both print κ̄(t), and in 2D κ̄_2D, and the
+escape statistics when the spec has escape distances; ``--what kappa|kappa2d|escape|theory``
+picks one, ``--json``/``--csv`` its machine-readable form (:mod:`patchwalk_client.render`).
+``patchwalk serve`` runs the REST service under uvicorn.
+Exit status: 0 done, 1 incomplete/cancelled/failed, 2 bad input or an unreachable scheduler
+(nothing written).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -22,9 +24,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from patchwalk_client.remote_cli import add_result_options
+
 if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_client.errors import SpecError
-    from patchwalk_client.models import KappaPoint, SweepResults
+    from patchwalk_client.models import SweepResults
 
     from .engine import Prepared
     from .settings import ServiceSettings
@@ -70,7 +74,7 @@ def register_run(subparsers: Any) -> None:
                    help="worker processes of the embedded cluster (default: one per core)")
     g.add_argument("--scheduler", default=None, metavar="ADDR",
                    help="address of an existing Dask scheduler, e.g. tcp://host:8786")
-    p.add_argument("--json", action="store_true", help='print {"points": [...]} as JSON')
+    add_result_options(p, default_what=None)
     add_cluster_arguments(p)
     p.add_argument("--max-in-flight", type=int, default=None, metavar="K",
                    help="tasks submitted at once (default: 2 x workers)")
@@ -84,7 +88,7 @@ def register_show(subparsers: Any) -> None:
     p = subparsers.add_parser("show", help="print the results held by a sweep store",
                               description="Print the state and results of a sweep store.")
     p.add_argument("store", help="zarr store written by `patchwalk run --out`")
-    p.add_argument("--json", action="store_true", help='print {"points": [...]} as JSON')
+    add_result_options(p, default_what=None)
     p.set_defaults(func=cmd_show)
 
 
@@ -135,33 +139,24 @@ def _format_errors(exc: SpecError) -> str:
     return "\n".join(f"  {e['loc']}: {e['msg']}" for e in exc.errors) or f"  {exc}"
 
 
-def _dump(points: list[KappaPoint]) -> str:
-    return json.dumps({"points": [p.to_dict() for p in points]}, allow_nan=False)
+def _print_results(results: SweepResults, args: argparse.Namespace) -> int:
+    """Print what ``--what``/``--json``/``--csv`` ask for; 2 if the sweep has no such result."""
+    from patchwalk_client.render import render
 
-
-def _table(points: list[KappaPoint]) -> str:
-    def f(x: Any) -> str:
-        return "nan" if x is None else f"{x:.6g}"
-
-    lines: list[str] = []
-    for i, pt in enumerate(points):
-        params = ", ".join(f"{k}={v}" for k, v in pt.params.items()) or "(no sweep axes)"
-        lines.append(f"point {i}: {params}")
-        lines.append(
-            f"  kappa_A = {f(pt.kappa_A)} (ensemble {f(pt.kappa_A_ensemble)}), "
-            f"kappa_H = {f(pt.kappa_H)} (ensemble {f(pt.kappa_H_ensemble)}), "
-            f"{pt.n_particles} particles in {pt.n_tasks} tasks"
-            + (f", kappa_perp = {f(pt.kappa_perp)}" if pt.kappa_perp is not None else "")
-        )
-        lines.append(f"  {'t':>12}  {'kappa(t)':>12}  {'stderr':>10}   "
-                     f"(error from {pt.kappa_err_source})")
-        for t, k, e in zip(pt.t, pt.kappa, pt.kappa_err, strict=True):
-            lines.append(f"  {f(t):>12}  {f(k):>12}  {f(e):>10}")
-    return "\n".join(lines)
-
-
-def _print_results(results: SweepResults, as_json: bool) -> None:
-    print(_dump(results.kappa) if as_json else _table(results.kappa))
+    fmt = "json" if args.json else "csv" if args.csv else "table"
+    whats = [args.what] if args.what else ["kappa"]
+    if args.what is None and fmt == "table":
+        if results.dimensions == 2:
+            whats.append("kappa2d")
+        if any(p.fraction is not None for p in results.escape):
+            whats.append("escape")
+    if "kappa2d" in whats and results.dimensions != 2:
+        _err(f"patchwalk {args.command}: the sweep is one-dimensional; kappa_2D exists for "
+             "dimensions = 2 only (use --what kappa)")
+        return 2
+    blocks = [render(w, getattr(results, w), fmt) for w in whats]
+    print("\n\n".join(blocks))
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -171,12 +166,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from patchwalk_worker.store import StoreError
 
     from .engine import prepare
+    from .preflight import scheduler_problem, spec_file_problem, workers_problem
     from .settings import SettingsError, settings_from_args
 
+    if why := workers_problem(args.workers):
+        _err(f"patchwalk run: {why}")
+        return 2
     try:
         settings = settings_from_args(args)
     except SettingsError as exc:
         _err(f"patchwalk run: {exc}")
+        return 2
+    problem = spec_file_problem(args.spec)
+    if problem:
+        _err(f"patchwalk run: {problem}")
+        return 2
+    if settings.scheduler and (why := scheduler_problem(settings.scheduler)):
+        _err(f"patchwalk run: {why}")
         return 2
     try:
         spec = load_spec(Path(args.spec))  # the command line reads the file its user names
@@ -185,6 +191,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     except OSError as exc:
         _err(f"patchwalk run: cannot read {args.spec}: {exc}")
+        return 2
+    if args.what == "kappa2d" and spec.dimensions != 2:
+        _err("patchwalk run: the spec is one-dimensional; kappa_2D exists for dimensions = 2 "
+             "only (use --what kappa)")
         return 2
     tmp = None
     out = args.out
@@ -219,7 +229,10 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
         _err(f"patchwalk run: {exc}")
         return 2
     except (OSError, TimeoutError) as exc:
-        _err(f"patchwalk run: cannot reach the Dask scheduler {settings.cluster}: {exc}")
+        where = settings.scheduler or (
+            settings.cluster if settings.cluster != "local" else "the embedded cluster")
+        _err(f"patchwalk run: cannot start or reach {where}: {exc}; check --cluster, "
+             "--scheduler or --workers")
         return 2
     try:
         report = run_prepared(prepared, session.client,
@@ -240,8 +253,7 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
         _err(f"patchwalk run: {store.done_count()} of {store.total()} tasks done; "
              "rerun the same command to finish")
         return 1
-    _print_results(read_results(out), args.json)
-    return 0
+    return _print_results(read_results(out), args)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -255,20 +267,26 @@ def cmd_show(args: argparse.Namespace) -> int:
         _err(f"patchwalk show: {exc}")
         return 2
     done, total = store.done_count(), store.total()
-    if not args.json:
+    if not (args.json or args.csv):
         print(f"{args.store}: sweep {store.spec.name!r}, spec hash {store.spec_hash[:12]}, "
               f"{len(store.points)} points, {done} of {total} tasks done")
     if done < total:
-        _err(f"patchwalk show: the sweep is incomplete ({done} of {total} tasks); "
-             "finish it with `patchwalk run SPEC --out STORE`")
+        if done:
+            from patchwalk_worker.partial import partial_results
+
+            rc = _print_results(partial_results(store).results, args)
+            if rc:
+                return rc
+        _err(f"patchwalk show: the sweep is incomplete ({done} of {total} tasks"
+             + ("; partial results of the finished ones above" if done else "")
+             + "); finish it with `patchwalk run SPEC --out STORE`")
         return 1
     try:
         results = read_results(args.store)
     except ResultsError as exc:
         _err(f"patchwalk show: {exc}")
         return 1
-    _print_results(results, args.json)
-    return 0
+    return _print_results(results, args)
 
 
 def register_serve(subparsers: Any) -> None:
@@ -323,14 +341,21 @@ def serve_command(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .auth import check_bind
+    from .preflight import scheduler_problem, workers_problem
     from .settings import SettingsError, settings_from_args
 
+    if why := workers_problem(args.workers):
+        print(f"patchwalk serve: {why}", file=sys.stderr)
+        return 2
     try:
         settings = settings_from_args(args)
     except SettingsError as exc:
         print(f"patchwalk serve: {exc}", file=sys.stderr)
         return 2
     check_bind(settings.host, settings.tokens, settings.insecure)
+    if settings.scheduler and (why := scheduler_problem(settings.scheduler)):
+        print(f"patchwalk serve: {why}", file=sys.stderr)
+        return 2
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0

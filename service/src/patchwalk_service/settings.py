@@ -40,9 +40,10 @@ class ServiceSettings(BaseSettings):
         description="address of an existing Dask scheduler (the same as cluster=ADDRESS)",
     )
     workers: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
+        default_factory=lambda: usable_cores(),
         ge=1,
-        description="worker processes of the embedded LocalCluster (default: one per core)",
+        description="worker processes of the embedded LocalCluster (default: one per core "
+                    "this process may use)",
     )
     interface: str | None = Field(
         default=None, description="network interface the scheduler binds (lo, ib0, ...)"
@@ -102,6 +103,14 @@ class ServiceSettings(BaseSettings):
     def stores_dir(self) -> Path:
         """Folder holding one zarr store per sweep."""
         return self.data_dir / "stores"
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a SLURM allocation), else all."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
+        return os.cpu_count() or 1
 
 
 class SettingsError(ValueError):

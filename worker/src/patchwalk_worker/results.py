@@ -16,7 +16,7 @@ import math
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from patchwalk_client.models import (
     KappaPoint,
     SweepResults,
     TheoryPoint,
+    TheoryRange,
     filter_points,
 )
 
@@ -41,8 +42,8 @@ from patchwalk_worker.summary import (
     escape_summary,
     kappa_2d,
 )
-from patchwalk_worker.task import task_particles
 from patchwalk_worker.theory import kappa_2d_heuristic, theory_curves
+from patchwalk_worker.theory_validity import escape_rate_8_values, validated_curves
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_worker.store import SweepStore
@@ -94,8 +95,13 @@ class PointSummary:
         Exact ⟨τ⟩, ⟨τ²⟩ on the point's realisations (first_passage.py), weighted by the
         tasks' particles as the Monte-Carlo mean is.
     curves : dict
-        Theory curves at ``t`` (:func:`patchwalk_worker.theory.theory_curves`).
+        Theory curves at ``t`` (:func:`patchwalk_worker.theory.theory_curves`), NaN outside
+        their range of validity (:mod:`patchwalk_worker.theory_validity`).
     n_particles, n_tasks, steps : int
+    validity : dict
+        ``{curve: {"t_min", "t_max", "reason"}}`` of every curve.
+    rate_eq8 : ndarray or None
+        Escape-rate estimate of eq. (8) at ``distances`` (two-phase media).
     """
 
     params: dict[str, Any]
@@ -114,6 +120,8 @@ class PointSummary:
     n_particles: int
     n_tasks: int
     steps: int
+    validity: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rate_eq8: np.ndarray | None = None
 
 
 def summarise(store: SweepStore) -> list[PointSummary]:
@@ -131,6 +139,8 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             heuristic = (float(h["eq10"]), float(h["eq11"]))
         dist = store.distances[i]
         r = np.asarray(d["realisation"], dtype=np.float64).reshape(-1, 2)
+        t_out = np.asarray(spec.output_times(), dtype=np.float64)
+        curves, validity = validated_curves(spec, t_out, theory_curves(spec, t_out))
         out.append(PointSummary(
             params=pt.params,
             t=t,
@@ -143,14 +153,15 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             kappa_perp=spec.kappa_perp_scaled() if two_d else None,
             heuristic=heuristic,
             escape=escape_summary(d["esc"], float(n_particles)) if dist.shape[0] else None,
-            escape_reference=escape_reference_means(
-                d["esc_reference"],
-                np.array([task_particles(spec, k) for k in range(store.n_tasks[i])]),
-            ) if dist.shape[0] else None,
-            curves=dict(theory_curves(spec, np.asarray(spec.output_times(), dtype=np.float64))),
+            # each realisation weighted by its particles (Σ1 at the first output time)
+            escape_reference=escape_reference_means(d["esc_reference"], d["sums"][:, 0, 0])
+            if dist.shape[0] else None,
+            curves=curves,
             n_particles=n_particles,
             n_tasks=int(store.n_tasks[i]),
             steps=int(np.sum(d["steps"])),
+            validity=validity,
+            rate_eq8=escape_rate_8_values(spec, dist),
         ))
     return out
 
@@ -192,7 +203,8 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
             ))
         escape.append(_escape_point(p))
         theory.append(TheoryPoint(params=p.params, t=_nums(p.t),
-                                  curves={k: _nums(v) for k, v in p.curves.items()}))
+                                  curves={k: _nums(v) for k, v in p.curves.items()},
+                                  validity={k: TheoryRange(**v) for k, v in p.validity.items()}))
     return SweepResults(kappa=kappa, kappa2d=kappa2d, escape=escape, theory=theory,
                         dimensions=2 if dimensions == 2 else 1)
 
@@ -200,8 +212,9 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
 def _escape_point(p: PointSummary) -> EscapePoint:
     """Monte-Carlo escape statistics of a point beside the exact values on its realisations."""
     es, ref = p.escape, p.escape_reference
+    eq8 = None if p.rate_eq8 is None else _nums(p.rate_eq8)
     if es is None or ref is None:
-        return EscapePoint(params=p.params, distance=_nums(p.distances))
+        return EscapePoint(params=p.params, distance=_nums(p.distances), rate_eq8=eq8)
     with np.errstate(invalid="ignore", divide="ignore"):
         sd = np.sqrt(np.maximum(ref[:, 1] - ref[:, 0] ** 2, 0.0))
         rate_ref = 1.0 / ref[:, 0]
@@ -210,7 +223,7 @@ def _escape_point(p: PointSummary) -> EscapePoint:
         mean_time=_nums(es.mean_time), mean_time_err=_nums(es.mean_time_err),
         rate=_nums(es.rate), rate_err=_nums(es.rate_err),
         mean_time_reference=_nums(ref[:, 0]), time_sd_reference=_nums(sd),
-        rate_reference=_nums(rate_ref),
+        rate_reference=_nums(rate_ref), rate_eq8=eq8,
     )
 
 

@@ -1,7 +1,9 @@
 """Results of a finished sweep: κ̄(t), κ̄_2D, escape rates, theory, plot and dataset.
 
-Every answer is read from what the sweep stored when it was finalised
-(``request.app.state.backend.results``); no handler computes physics.
+Every answer of a done sweep is read from what it stored when it was finalised
+(``request.app.state.backend.results``). A running or cancelled sweep answers ``/kappa``,
+``/kappa2d``, ``/escape`` and ``/theory`` with the results of its finished tasks, computed on
+request and marked ``partial`` (``backend.partial``); never cached.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
@@ -28,49 +30,76 @@ from starlette.background import BackgroundTask
 from ..plots import plot_kappa, plot_kappa2d
 from ..problems import ProblemError
 from ..registry import SweepRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_worker.partial import PartialResults
 from .sweeps import get_record
 
 router = APIRouter(tags=["results"])
 
 
+def _not_done(record: SweepRecord, sweep_id: str, what: str) -> ProblemError:
+    hint = {
+        "failed": f"it failed: {record.error}",
+        "cancelled": "it was cancelled; submit the same spec again to resume it",
+    }.get(record.state, f"poll GET /v1/sweeps/{sweep_id} or its /events until state is done")
+    return ProblemError(
+        409,
+        f"sweep {sweep_id} is {record.state}, {what} exist once it is done; {hint}",
+        title="Sweep not finished",
+        state=record.state,
+    )
+
+
 def _done_record(request: Request, sweep_id: str) -> SweepRecord:
     record = get_record(request, sweep_id)
     if record.state != "done":
-        hint = {
-            "failed": f"it failed: {record.error}",
-            "cancelled": "it was cancelled; submit the same spec again to resume it",
-        }.get(record.state, f"poll GET /v1/sweeps/{sweep_id} or its /events until state is done")
-        raise ProblemError(
-            409,
-            f"sweep {sweep_id} is {record.state}, results exist once it is done; {hint}",
-            title="Sweep not finished",
-            state=record.state,
-        )
+        raise _not_done(record, sweep_id, "results")
     return record
 
 
-def _results(request: Request, sweep_id: str) -> SweepResults:
-    """The stored results of a done sweep."""
-    _done_record(request, sweep_id)
-    results: SweepResults = request.app.state.backend.results(sweep_id)
-    return results
+class _Answer:
+    """Results to serve: the stored ones of a done sweep, or the partial ones of the rest."""
+
+    def __init__(self, results: SweepResults, partial: PartialResults | None = None) -> None:
+        self.results = results
+        self.extra: dict[str, Any] = {} if partial is None else {
+            "partial": True, "tasks_done": partial.tasks_done,
+            "tasks_total": partial.tasks_total}
+
+
+def _results(request: Request, sweep_id: str) -> _Answer:
+    """The stored results of a done sweep; those of the finished tasks of a running or
+    cancelled one (computed now, marked partial); 409 while none is finished."""
+    record = get_record(request, sweep_id)
+    backend = request.app.state.backend
+    if record.state == "done":
+        return _Answer(backend.results(sweep_id))
+    if record.state in ("running", "cancelled"):
+        partial = backend.partial(sweep_id)
+        if partial is not None and partial.tasks_done > 0:
+            return _Answer(partial.results, partial)
+    raise _not_done(record, sweep_id, "results (partial ones once a task has finished)")
 
 
 def _keep(request: Request, params: list[dict[str, Any]]) -> list[int]:
-    """Indices of the points matching the ``?axis=value`` query (422 naming the axes)."""
+    """Indices of the points matching the ``?axis=value`` query (400 naming what exists)."""
     try:
         return filter_points(params, dict(request.query_params.multi_items()))
     except UnknownAxisError as exc:
-        raise ProblemError(422, str(exc), errors=exc.errors) from exc
+        raise ProblemError(400, str(exc), title="No such points", errors=exc.errors) from exc
 
 
 def _kappa(request: Request, sweep_id: str) -> KappaResults:
-    pts = _results(request, sweep_id).kappa
-    return KappaResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])])
+    ans = _results(request, sweep_id)
+    pts = ans.results.kappa
+    return KappaResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
+                        **ans.extra)
 
 
 def _kappa2d(request: Request, sweep_id: str) -> Kappa2DResults:
-    res = _results(request, sweep_id)
+    ans = _results(request, sweep_id)
+    res = ans.results
     if res.dimensions != 2:
         raise ProblemError(
             409,
@@ -79,12 +108,14 @@ def _kappa2d(request: Request, sweep_id: str) -> Kappa2DResults:
             title="Not a 2D sweep",
         )
     pts = res.kappa2d
-    return Kappa2DResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])])
+    return Kappa2DResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
+                          **ans.extra)
 
 
 @router.get("/sweeps/{sweep_id}/kappa", response_model=KappaResults)
 def kappa(request: Request, sweep_id: str) -> KappaResults:
-    """κ̄(t) ± error per point, the ``patchwalk run --json`` shape; filter with ``?axis=value``."""
+    """κ̄(t) ± error per point, the ``patchwalk run --json`` shape; filter with ``?axis=value``
+    (partial while the sweep runs)."""
     return _kappa(request, sweep_id)
 
 
@@ -97,15 +128,19 @@ def kappa2d(request: Request, sweep_id: str) -> Kappa2DResults:
 @router.get("/sweeps/{sweep_id}/escape", response_model=EscapeResults)
 def escape(request: Request, sweep_id: str) -> EscapeResults:
     """Escape (first-passage) fraction, mean time and rate per point and distance (eq. 8)."""
-    pts = _results(request, sweep_id).escape
-    return EscapeResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])])
+    ans = _results(request, sweep_id)
+    pts = ans.results.escape
+    return EscapeResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
+                         **ans.extra)
 
 
 @router.get("/sweeps/{sweep_id}/theory", response_model=TheoryResults)
 def theory(request: Request, sweep_id: str) -> TheoryResults:
     """Theory curves (κ_A, κ_H, scalings 7 and 11, progressive harmonic mean) per point."""
-    pts = _results(request, sweep_id).theory
-    return TheoryResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])])
+    ans = _results(request, sweep_id)
+    pts = ans.results.theory
+    return TheoryResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
+                         **ans.extra)
 
 
 @router.get(

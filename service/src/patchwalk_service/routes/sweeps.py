@@ -59,6 +59,8 @@ def sweep_view(request: Request, record: SweepRecord) -> SweepStatus:
         "theory": f"{base}/theory",
         "plot": f"{base}/plot.png",
         "dataset": f"{base}/dataset",
+        "spec": f"{base}/spec",
+        "medium": f"{base}/medium?point=0&task=0",
     }
     return SweepStatus(**data)
 
@@ -102,6 +104,12 @@ def _spec_source(body: bytes, content_type: str) -> tuple[str | dict[str, Any], 
     fails as a spec), never opened.
     """
     ctype = content_type.split(";")[0].strip().lower()
+    if ctype and not ctype.endswith("json") and not any(t in ctype for t in _TEXT_TYPES):
+        raise ProblemError(
+            415,
+            f"unsupported content type {ctype!r}: use application/json, application/toml "
+            "or application/yaml",
+        )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -137,12 +145,6 @@ def _spec_source(body: bytes, content_type: str) -> tuple[str | dict[str, Any], 
                 errors=[{"loc": "", "msg": "expected a JSON object"}],
             )
         return data, "application/json"
-    if ctype and not any(t in ctype for t in _TEXT_TYPES):
-        raise ProblemError(
-            415,
-            f"unsupported content type {ctype!r}: use application/json, application/toml "
-            "or application/yaml",
-        )
     return text, ctype or None
 
 
