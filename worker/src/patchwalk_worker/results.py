@@ -31,6 +31,7 @@ from patchwalk_client.models import (
     filter_points,
 )
 
+from patchwalk_worker.kernels.registry import get_kernel
 from patchwalk_worker.media import ensemble_means
 from patchwalk_worker.summary import (
     EscapeSummary,
@@ -43,6 +44,8 @@ from patchwalk_worker.summary import (
 from patchwalk_worker.theory import kappa_2d_heuristic, theory_curves
 
 if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.spec import SweepSpec
+
     from patchwalk_worker.store import SweepStore
 
 __all__ = [
@@ -137,12 +140,22 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             kappa_perp=spec.kappa_perp_scaled() if two_d else None,
             heuristic=heuristic,
             escape=escape_summary(d["esc"], float(n_particles)) if dist.shape[0] else None,
-            curves=dict(theory_curves(spec, np.asarray(spec.output_times(), dtype=np.float64))),
+            curves=_curves(spec),
             n_particles=n_particles,
             n_tasks=int(store.n_tasks[i]),
             steps=int(np.sum(d["steps"])),
         ))
     return out
+
+
+def _curves(spec: SweepSpec) -> dict[str, np.ndarray]:
+    """The common theory curves of a point, plus those its kernel declares."""
+    t = np.asarray(spec.output_times(), dtype=np.float64)
+    curves = dict(theory_curves(spec, t))
+    own = get_kernel(spec.kernel).curves
+    if own is not None:
+        curves.update(own(spec, t))
+    return curves
 
 
 def _num(x: Any) -> float | None:

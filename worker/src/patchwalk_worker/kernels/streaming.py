@@ -36,13 +36,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit
+from patchwalk_client.options import StreamingOptions
 
-from ..media import Medium
-from ..rng import normal, particle_state, uniform
+from ..media import Medium, build_medium
+from ..rng import normal, particle_state, theory_rng, uniform
+from ..theory_streaming import streaming_curves
 from .common import (
     KernelResult,
     check_args,
@@ -53,6 +55,10 @@ from .common import (
     record_escape,
 )
 from .exact import exit_horizon, exit_table
+from .kernel import Kernel, escape_distances
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.spec import SweepSpec
 
 STREAMING_PHASES = ("high", "low")
 
@@ -396,3 +402,41 @@ def streaming_positions(
     """
     return _run(medium, times, n_particles, state, (), v_str, sigma, streaming_phase, safety,
                 jump_gain, exit_factor, n_particles)
+
+
+def _options(spec: SweepSpec) -> StreamingOptions:
+    opts = spec.kernel_options()
+    if not isinstance(opts, StreamingOptions):  # pragma: no cover - dispatch is by name
+        raise TypeError(f"spec.kernel is {spec.kernel!r}, not 'streaming'")
+    return opts
+
+
+def _run_task(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: int,
+              state: np.ndarray) -> KernelResult:
+    o = _options(spec)
+    return run_streaming(medium, times, n_particles, state, escape=escape_distances(spec),
+                         v_str=o.v_str, sigma=o.sigma, streaming_phase=o.streaming_phase,
+                         safety=o.safety)
+
+
+def _cost(spec: SweepSpec) -> float:
+    """count · :func:`estimate_events` on the theory realisation (events, not steps)."""
+    o = _options(spec)
+    times = spec.output_times()
+    medium = build_medium(spec, theory_rng(spec.seed), float(times[-1]))
+    return spec.particles.count * estimate_events(
+        medium, float(times[-1]), len(times), v_str=o.v_str, sigma=o.sigma,
+        streaming_phase=o.streaming_phase, safety=o.safety)
+
+
+def _curves(spec: SweepSpec, t: np.ndarray) -> dict[str, np.ndarray]:
+    o = _options(spec)
+    medium = build_medium(spec, theory_rng(spec.seed), float(t[-1]))
+    strip = streaming_strip(medium, o.streaming_phase)
+    return streaming_curves(spec, t, strip.edges, strip.kappa, strip.is_str, o.v_str, o.sigma)
+
+
+KERNEL = Kernel(
+    name="streaming", options=StreamingOptions, run=_run_task, cost=_cost, curves=_curves,
+    cost_unit="events", advice=("times.max", "lower times.max or particles.count"),
+)
