@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from patchwalk_client.errors import UnknownAxisError
 from patchwalk_client.models import (
+    DensityPoint,
     EscapePoint,
     Kappa2DPoint,
     KappaPoint,
@@ -31,6 +32,7 @@ from patchwalk_client.models import (
     filter_points,
 )
 
+from patchwalk_worker.density import density_record
 from patchwalk_worker.kernels.registry import get_kernel
 from patchwalk_worker.media import ensemble_means
 from patchwalk_worker.summary import (
@@ -94,6 +96,8 @@ class PointSummary:
     curves : dict
         Theory curves at ``t`` (:func:`patchwalk_worker.theory.theory_curves`).
     n_particles, n_tasks, steps : int
+    density : DensityPoint or None
+        n(x, t) of a point source (``[density]``, reference kernel; Fig. 2).
     """
 
     params: dict[str, Any]
@@ -111,6 +115,7 @@ class PointSummary:
     n_particles: int
     n_tasks: int
     steps: int
+    density: DensityPoint | None = None
 
 
 def summarise(store: SweepStore) -> list[PointSummary]:
@@ -144,6 +149,7 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             n_particles=n_particles,
             n_tasks=int(store.n_tasks[i]),
             steps=int(np.sum(d["steps"])),
+            density=None if spec.density is None else density_record(spec, i, pt.params),
         ))
     return out
 
@@ -200,7 +206,8 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
         theory.append(TheoryPoint(params=p.params, t=_nums(p.t),
                                   curves={k: _nums(v) for k, v in p.curves.items()}))
     return SweepResults(kappa=kappa, kappa2d=kappa2d, escape=escape, theory=theory,
-                        dimensions=2 if dimensions == 2 else 1)
+                        dimensions=2 if dimensions == 2 else 1,
+                        density=[p.density for p in points if p.density is not None])
 
 
 def write_results(store_path: str | Path, results: SweepResults) -> None:
