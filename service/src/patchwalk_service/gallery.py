@@ -70,8 +70,8 @@ GALLERY: dict[str, Entry] = {
     "fig5": Entry("fig5.toml", (
         {"medium": {"length": 400.0, "l_perp": 0.2, "low": {"kappa": 1e-2},
                     "high": {"patches": {"l_max": 20.0}}},
-         "particles": {"count": 80, "per_task": 20}, "times": {"max": 3e4, "count": 15},
-         "sweep": {"medium.kappa_perp": [0.0, 1e-3, 1e-1]}},
+         "particles": {"count": 40, "per_task": 10}, "times": {"max": 3e4, "count": 15},
+         "sweep": {"medium.kappa_perp": [0.0, 1e-4, 1e-3]}},
     )),
     "appE": Entry("appE.toml", (
         {"medium": {"length": 500.0, "high": {"kappa": 1.0},
@@ -86,9 +86,9 @@ GALLERY: dict[str, Entry] = {
          "sweep": None},
     )),
     "figD1": Entry("figD1.toml", (
-        {"medium": {"length": 200.0}, "particles": {"count": 60, "per_task": 20},
+        {"medium": {"length": 200.0}, "particles": {"count": 40, "per_task": 10},
          "times": {"max": 1e4, "count": 15},
-         "sweep": {"medium.kappa_perp": [0.0, 1e-3, 1e-1]}},
+         "sweep": {"medium.kappa_perp": [0.0, 1e-4, 1e-3]}},
     )),
 }
 
