@@ -70,8 +70,8 @@ GALLERY: dict[str, Entry] = {
     "fig5": Entry("fig5.toml", (
         {"medium": {"length": 400.0, "l_perp": 0.2, "low": {"kappa": 1e-2},
                     "high": {"patches": {"l_max": 20.0}}},
-         "particles": {"count": 40, "per_task": 10}, "times": {"max": 3e4, "count": 15},
-         "sweep": {"medium.kappa_perp": [0.0, 1e-4, 1e-3]}},
+         "particles": {"count": 40, "per_task": 10}, "times": {"max": 3e3, "count": 13},
+         "sweep": {"medium.kappa_perp": [0.0, 1e-3, 1e-2]}},
     )),
     "appE": Entry("appE.toml", (
         {"medium": {"length": 500.0, "high": {"kappa": 1.0},
@@ -81,14 +81,14 @@ GALLERY: dict[str, Entry] = {
          "sweep": {"medium.high.kappa": [1.0, 10.0]}},
         # the single-phase limit (one κ everywhere): the persistent random walk
         {"medium": {"patches": [[100.0, 1.0]], "high": None, "low": None, "length": None},
-         "particles": {"count": 400, "per_task": 100}, "times": {"min": 1e-2, "max": 1e3,
+         "particles": {"count": 400, "per_task": 20}, "times": {"min": 1e-2, "max": 1e3,
                                                                 "count": 11},
          "sweep": None},
     )),
     "figD1": Entry("figD1.toml", (
         {"medium": {"length": 200.0}, "particles": {"count": 40, "per_task": 10},
-         "times": {"max": 1e4, "count": 15},
-         "sweep": {"medium.kappa_perp": [0.0, 1e-4, 1e-3]}},
+         "times": {"max": 1e3, "count": 13},
+         "sweep": {"medium.kappa_perp": [0.0, 1e-3, 1e-2]}},
     )),
 }
 
