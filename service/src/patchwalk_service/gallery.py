@@ -40,6 +40,8 @@ class Entry:
     spec: str
     quick: tuple[dict[str, Any], ...]
     full: tuple[dict[str, Any], ...] = field(default=({},))
+    #: t_max of extra sweeps of the first run whose escape fractions F(t) give ⟨1/τ⟩ (Fig. 4)
+    ladder: tuple[float, ...] = ()
 
 
 def _alphas(*a: float) -> dict[str, Any]:
@@ -66,7 +68,7 @@ GALLERY: dict[str, Entry] = {
         {"medium": {"length": 1000.0, "low": {"kappa": 1e-2}},
          "particles": {"count": 100, "per_task": 50}, "times": {"max": 1e5, "count": 6},
          "sweep": {**_alphas(1.5, 3.0), "energy": [0.3, 1.0, 3.0]}},
-    )),
+    ), ladder=tuple(10.0 ** (k / 3) for k in range(-3, 15))),
     "fig5": Entry("fig5.toml", (
         {"medium": {"length": 400.0, "l_perp": 0.2, "low": {"kappa": 1e-2},
                     "high": {"patches": {"l_max": 20.0}}},
@@ -176,15 +178,22 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def run_entry(client: Any, name: str, quick: bool, out: Path,
               spec_dir: Path = SPEC_DIR) -> dict[str, Any]:
     """Run one gallery entry through ``client``; write its PNG and checks; return the checks."""
-    runs = []
+    runs: list[Run] = []
     t0 = time.monotonic()
     for spec in specs_of(name, quick, spec_dir):
         sweep = client.submit(spec)
         sweep.wait(progress=False)
+        ladder = []
+        for t_max in GALLERY[name].ladder if not runs else ():
+            rung = client.submit(merge(spec, {"times": {"min": t_max / 10, "max": t_max,
+                                                        "count": 2}}))
+            rung.wait(progress=False)
+            ladder.append((t_max, rung.escape()))
         runs.append(Run(spec=spec, kappa=sweep.kappa(), theory=sweep.theory(),
                         escape=sweep.escape() if spec.get("escape") else None,
                         kappa2d=sweep.kappa2d() if spec.get("dimensions") == 2 else None,
-                        density=sweep.density() if spec.get("density") else None))
+                        density=sweep.density() if spec.get("density") else None,
+                        ladder=ladder))
     wall = time.monotonic() - t0
     png, checks = FIGURES[name](runs)
     checks = {"figure": name, "quick": quick, "wall_s": round(wall, 1), **checks}
