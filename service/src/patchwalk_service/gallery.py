@@ -68,7 +68,7 @@ GALLERY: dict[str, Entry] = {
         {"medium": {"length": 1000.0, "low": {"kappa": 1e-2}},
          "particles": {"count": 100, "per_task": 50}, "times": {"max": 1e5, "count": 6},
          "sweep": {**_alphas(1.5, 3.0), "energy": [0.3, 1.0, 3.0]}},
-    ), ladder=tuple(10.0 ** (k / 3) for k in range(-3, 15))),
+    ), ladder=tuple(10.0 ** (k / 2) for k in range(-2, 10))),
     "fig5": Entry("fig5.toml", (
         {"medium": {"length": 400.0, "l_perp": 0.2, "low": {"kappa": 1e-2},
                     "high": {"patches": {"l_max": 20.0}}},
@@ -90,7 +90,7 @@ GALLERY: dict[str, Entry] = {
     "figD1": Entry("figD1.toml", (
         {"medium": {"length": 200.0}, "particles": {"count": 40, "per_task": 10},
          "times": {"max": 1e3, "count": 13},
-         "sweep": {"medium.kappa_perp": [0.0, 1e-3, 1e-2]}},
+         "sweep": {"medium.kappa_perp": [0.0, 1e-4, 1e-3]}},
     )),
 }
 
