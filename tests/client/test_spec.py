@@ -321,3 +321,22 @@ def test_one_table_of_kernel_names() -> None:
     for name, options in KERNEL_OPTIONS.items():
         assert SweepSpec.model_fields[name].annotation is options, name
         assert load_spec({**base(), "kernel": name}).kernel == name
+
+
+def test_streaming_kernel_spec_rules_name_the_field() -> None:
+    """The streaming kernel's own rules (its options table's spec_errors) name field and fix."""
+    ok = load_spec({**base(), "kernel": "streaming", "streaming": {"v_str": 2.0}})
+    assert ok.kernel_options().v_str == 2.0  # type: ignore[attr-defined]
+    errs = errors_of({**explicit(), "kernel": "streaming"})
+    assert any(e["loc"] == "medium.patches" and "two-phase" in e["msg"] for e in errs)
+    two_d = {**base(), "kernel": "streaming", "dimensions": 2,
+             "medium": {**base()["medium"], "kappa_perp": 0.1, "l_perp": 1.0}}
+    assert any(e["loc"] == "dimensions" and "1D" in e["msg"] for e in errors_of(two_d))
+    assert any(e["loc"] == "streaming.safety"
+               for e in errors_of({**base(), "kernel": "streaming", "streaming": {"safety": 1}}))
+
+
+def test_density_table_needs_the_reference_kernel() -> None:
+    assert load_spec({**base(), "kernel": "reference", "density": {"bins": 10}}).density
+    errs = errors_of({**base(), "kernel": "exact", "density": {}})
+    assert any(e["loc"] == "density" and "reference" in e["msg"] for e in errs)

@@ -109,3 +109,34 @@ def test_histogram_density() -> None:
     assert np.array_equal(d1, dens[0])
     with pytest.raises(ValueError, match="increasing"):
         histogram_density(x[0], [1.0, 0.0])
+
+
+def test_density_record_of_a_reference_point_is_normalised_and_maps_the_medium() -> None:
+    """``[density]`` at finalize: mass 1, the window holds it, the staircase is the medium's."""
+    from patchwalk_client.spec import load_spec
+    from patchwalk_worker.density import density_record
+    from patchwalk_worker.media import build_medium
+    from patchwalk_worker.rng import medium_rng
+
+    spec = load_spec({
+        "kernel": "reference", "seed": 3,
+        "medium": {"length": 200.0,
+                   "high": {"kappa": 1.0, "patches": {"pdf": "power_law", "alpha": 2.5,
+                                                      "l_min": 1.0, "l_max": 10.0}},
+                   "low": {"kappa": 0.01, "patches": {"pdf": "same"}}},
+        "particles": {"count": 1, "per_task": 1}, "times": {"min": 1.0, "max": 100.0, "count": 3},
+        "reference": {"cells_per_l_min": 8}, "density": {"half_width": 60.0, "bins": 120},
+    })
+    rec = density_record(spec, 0, {})
+    edges = np.array(rec.edges)
+    assert np.allclose(rec.mass, 1.0, atol=1e-10)
+    for row in rec.density:
+        assert np.sum(np.array(row) * np.diff(edges)) == pytest.approx(1.0, abs=1e-6)
+    medium = build_medium(spec, medium_rng(3, 0, 0), 100.0)
+    assert rec.x0 == 100.0 and rec.kappa_H == pytest.approx(medium.kappa_H)
+    pe, pk = np.array(rec.patch_edges), np.array(rec.patch_kappa)
+    assert pk.size == pe.size + 1 and np.all(np.diff(pe) > 0) and np.all(np.abs(pe) < 60.0)
+    mids = 0.5 * (np.concatenate([[-60.0], pe]) + np.concatenate([pe, [60.0]]))
+    e, k = medium.strip(0)
+    for m, kap in zip(mids, pk, strict=True):  # κ between interfaces is the medium's κ there
+        assert k[np.searchsorted(e, 100.0 + m, side="right") - 1] == kap

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ServiceError, SpecRejected, SweepFailed, SweepNotFound, Unauthorized
 from .models import (
+    DensityResults,
     EscapeResults,
     Kappa2DResults,
     KappaResults,
@@ -307,6 +308,10 @@ class Sweep:
     def theory(self, **filters: Any) -> TheoryResults:
         """Theory curves per point."""
         return TheoryResults.model_validate(self._get("theory", **filters))
+
+    def density(self, **filters: Any) -> DensityResults:
+        """n(x, t) of a point source per point (the spec's ``[density]``; Fig. 2)."""
+        return DensityResults.model_validate(self._get("density", **filters))
 
     def plot_png(self) -> bytes:
         """The summary figure as PNG bytes."""

@@ -18,13 +18,16 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
+from pydantic.fields import FieldInfo
 
 from patchwalk_client.axes import SweepAxes, check_sweep_axes, coerce_sweep_values, sweep_path_ok
 from patchwalk_client.medium import MediumSpec
 from patchwalk_client.options import (
+    KERNEL_OPTIONS,
     EulerOptions,
     ExactOptions,
     KernelName,
+    KernelOptions,
     PitchOptions,
     ReferenceOptions,
 )
@@ -114,6 +117,20 @@ class EscapeSpec(SpecModel):
         return self
 
 
+class DensitySpec(SpecModel):
+    """``[density]``: the density n(x, t) of a point source (Fig. 2) at the output times.
+
+    ``x0`` is the source in the coordinates of the point's first realisation (default: the
+    middle of the period); the density is stored binned on ``bins`` equal bins over
+    ``[x0 − half_width, x0 + half_width]`` (default half width: 4·√(2 κ_max t_max), at most
+    half the period).
+    """
+
+    x0: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+    half_width: PosFloat | None = None
+    bins: Annotated[int, Field(ge=2, le=100_000)] = 200
+
+
 class SweepSpec(SpecModel):
     """A parameter sweep: one spec plus ``[sweep]`` axes. See ``docs/spec.md``."""
 
@@ -130,7 +147,9 @@ class SweepSpec(SpecModel):
     exact: ExactOptions = ExactOptions()
     reference: ReferenceOptions = ReferenceOptions()
     escape: EscapeSpec = EscapeSpec()
+    density: DensitySpec | None = None
     sweep: SweepAxes = SweepAxes()
+    # the [<kernel>] table of every other kernel of KERNEL_OPTIONS is added below the class
 
     @model_validator(mode="before")
     @classmethod
@@ -184,6 +203,16 @@ class SweepSpec(SpecModel):
         if self.euler.width is not None and shortest is not None and self.euler.width >= shortest:
             errs.append((("euler", "width"), f"must be < the shortest patch length {shortest:g} "
                          f"(got {self.euler.width:g}); the default is l_min/10"))
+        errs.extend(self.kernel_options().spec_errors(self))
+        if self.density is not None:
+            if self.kernel != "reference" or self.dimensions != 1:
+                errs.append((("density",), "is computed by the 1D reference lattice only (Monte-"
+                             "Carlo histograms are not stored yet): set kernel = 'reference' "
+                             "and dimensions = 1, or remove [density]"))
+            period = m.period()
+            x0 = self.density.x0
+            if x0 is not None and period > 0 and x0 > period:
+                errs.append((("density", "x0"), f"must lie in the period [0, {period:g}]"))
         errs.extend(check_sweep_axes(self.sweep, SweepSpec))
         fail_fields(errs)
         if self.sweep:
@@ -193,6 +222,13 @@ class SweepSpec(SpecModel):
     def output_times(self) -> list[float]:
         """The output times, increasing (see :meth:`TimesSpec.output_times`)."""
         return self.times.output_times()
+
+    def kernel_options(self) -> KernelOptions:
+        """The options table of the spec's kernel (``spec.<kernel>``)."""
+        opts = getattr(self, self.kernel)
+        if not isinstance(opts, KernelOptions):  # pragma: no cover - the table is a field
+            raise TypeError(f"spec.{self.kernel} is not a kernel options table")
+        return opts
 
     def phase_kappas(self) -> list[float]:
         """κ of every phase/patch at this spec's energy (κ·(E/E0)^β); explicit patches are
@@ -214,3 +250,18 @@ class SweepSpec(SpecModel):
         if self.dimensions == 1 or self.medium.kappa_perp is None:
             return 0.0
         return float(self.medium.kappa_perp * self.energy**self.medium.beta_perp)
+
+
+def _add_kernel_tables() -> None:
+    """One ``[<kernel>]`` field per entry of KERNEL_OPTIONS not declared above (a new kernel
+    needs no edit here; the four declared ones keep their static types for mypy)."""
+    added = False
+    for name, model in KERNEL_OPTIONS.items():
+        if name not in SweepSpec.model_fields:
+            SweepSpec.model_fields[name] = FieldInfo(annotation=model, default=model())
+            added = True
+    if added:
+        SweepSpec.model_rebuild(force=True)
+
+
+_add_kernel_tables()

@@ -246,6 +246,30 @@ class TheoryResults(ResultsPage):
     points: list[TheoryPoint]
 
 
+class DensityPoint(Record):
+    """n(x, t) of a point source in one realisation (``[density]``; Fig. 2)."""
+
+    params: dict[str, Any]
+    t: Floats
+    x0: float = Field(description="source position in the realisation's coordinates")
+    edges: Floats = Field(description="bin edges, as offsets x − x0")
+    density: list[Floats] = Field(description="mean n(x, t) per bin, one row per time")
+    mass: Floats = Field(description="total mass at each time (whole lattice; 1)")
+    msd: Floats = Field(description="⟨(x − x0)²⟩ at each time (whole lattice)")
+    method: Literal["lattice", "histogram"]
+    kappa_A: float | None
+    kappa_H: float | None
+    patch_edges: Floats = Field(description="interfaces inside the window, as offsets x − x0")
+    patch_kappa: Floats = Field(description="κ of the patches between those interfaces "
+                                            "(one more than patch_edges)")
+
+
+class DensityResults(ResultsPage):
+    """``GET /v1/sweeps/{id}/density``."""
+
+    points: list[DensityPoint]
+
+
 class SweepResults(BaseModel):
     """Everything the result routes serve, computed once when a sweep is finalised.
 
@@ -259,6 +283,7 @@ class SweepResults(BaseModel):
     escape: list[EscapePoint]
     theory: list[TheoryPoint]
     dimensions: Literal[1, 2] = 1
+    density: list[DensityPoint] = []
 
 
 def _same(value: Any, wanted: str) -> bool:

@@ -33,7 +33,13 @@ from patchwalk_client.medium import (
     RealPdf,
     SamePdf,
 )
-from patchwalk_client.model import EscapeSpec, ParticlesSpec, SweepSpec, TimesSpec
+from patchwalk_client.model import (
+    DensitySpec,
+    EscapeSpec,
+    ParticlesSpec,
+    SweepSpec,
+    TimesSpec,
+)
 from patchwalk_client.options import (
     KERNEL_OPTIONS,
     EulerOptions,
@@ -41,15 +47,17 @@ from patchwalk_client.options import (
     KernelName,
     PitchOptions,
     ReferenceOptions,
+    StreamingOptions,
 )
 from patchwalk_client.schema import field_errors_from_pydantic
 from patchwalk_client.sweep import expand_points
 
 __all__ = [
-    "KERNEL_OPTIONS", "EscapeSpec", "EulerOptions", "ExactOptions", "ExponentialPdf",
+    "KERNEL_OPTIONS", "DensitySpec", "EscapeSpec", "EulerOptions", "ExactOptions", "ExponentialPdf",
     "KernelName", "MediumSpec", "NarrowPdf", "ParticlesSpec", "PatchPdf", "Phase",
-    "PitchOptions", "PowerLawPdf", "RealPdf", "ReferenceOptions", "SamePdf", "SweepSpec",
-    "TimesSpec", "canonical_json", "load_spec", "parse_spec", "spec_hash", "validate_spec",
+    "PitchOptions", "PowerLawPdf", "RealPdf", "ReferenceOptions", "SamePdf",
+    "StreamingOptions", "SweepSpec", "TimesSpec", "canonical_json", "load_spec", "parse_spec",
+    "spec_hash", "validate_spec",
 ]
 
 _PARSERS = ("json", "toml", "yaml")

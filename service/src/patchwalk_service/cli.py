@@ -35,13 +35,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def register(subparsers: Any) -> None:
-    """Add ``run``, ``show`` and ``serve`` to the ``patchwalk`` parser."""
+    """Add ``run``, ``show``, ``serve`` and ``gallery`` to the ``patchwalk`` parser."""
+    from .gallery import register_gallery
+
     register_run(subparsers)
     register_show(subparsers)
     register_serve(subparsers)
     from patchwalk_service.cluster_cmd import register_cluster
 
     register_cluster(subparsers)
+    register_gallery(subparsers)
 
 
 def add_cluster_arguments(p: argparse.ArgumentParser) -> None:

@@ -19,15 +19,22 @@ Thomas sweep plus a Sherman–Morrison correction for the two corner entries).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numba as nb
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from patchwalk_client.models import DensityPoint
 
-from patchwalk_worker.media import Medium
+from patchwalk_worker.media import Medium, build_medium
 from patchwalk_worker.reference import EIGEN_MAX_CELLS, Lattice, build_lattice, dense_operator
 from patchwalk_worker.reference_solvers import _thomas2
+from patchwalk_worker.rng import medium_rng
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.spec import SweepSpec
 
 FloatArray = NDArray[np.float64]
 
@@ -259,3 +266,49 @@ def histogram_density(
     if d.ndim == 1:
         return dens[0], err[0]
     return dens, err
+
+
+def density_record(spec: SweepSpec, point: int, params: dict[str, Any]) -> DensityPoint:
+    """The ``[density]`` output of one point of a ``reference`` sweep (stored at finalize).
+
+    The source sits at ``density.x0`` (default: the middle of the period) in the realisation of
+    task 0 of the point (the one :func:`~patchwalk_worker.task.run_task` draws), and n(x, t) is
+    evolved exactly on its lattice (eq. 1) with ``reference.cells_per_l_min``; it is stored as
+    bin means over ``[x0 − half_width, x0 + half_width]`` (default half width 4·√(2κ_max
+    t_max), at most half the period), with the whole lattice's mass and ⟨(x − x0)²⟩ — the
+    latter equals the reference kernel's ⟨Δx²⟩ only on average over x0, not for one source.
+    """
+    req = spec.density
+    if req is None:
+        raise ValueError("the spec has no [density] table")
+    times = np.asarray(spec.output_times(), dtype=np.float64)
+    medium = build_medium(spec, medium_rng(spec.seed, point, 0), float(times[-1]))
+    length = float(medium.length)
+    x0 = 0.5 * length if req.x0 is None else float(req.x0) % length
+    half = req.half_width
+    if half is None:
+        half = 4.0 * math.sqrt(2.0 * float(np.max(medium.kappa)) * float(times[-1]))
+    half = min(float(half), 0.5 * length)
+    dens = point_source_density(medium, x0, times,
+                                cells_per_l_min=spec.reference.cells_per_l_min,
+                                method=spec.reference.method)
+    edges = np.linspace(-half, half, req.bins + 1)
+    strip_edges, kap = medium.strip(0)
+    off = np.mod(strip_edges - x0 + 0.5 * length, length) - 0.5 * length
+    inside = np.nonzero((off[1:-1] > -half) & (off[1:-1] < half))[0] + 1
+    order = inside[np.argsort(off[inside], kind="stable")]
+    # κ left of the first interface inside the window, then right of each interface
+    first = (order[0] - 1) if order.size else int(np.searchsorted(strip_edges, x0, "right") - 1)
+    patch_kappa: list[float | None] = [float(kap[first % kap.size])]
+    patch_kappa += [float(kap[i % kap.size]) for i in order]
+
+    def nums(a: ArrayLike) -> list[float | None]:
+        return [float(v) if math.isfinite(v) else None
+                for v in np.asarray(a, dtype=np.float64).tolist()]
+
+    return DensityPoint(
+        params=params, t=nums(times), x0=x0, edges=nums(edges),
+        density=[nums(row) for row in dens.binned(edges)], mass=nums(dens.mass()),
+        msd=nums(dens.msd()), method="lattice", kappa_A=float(medium.kappa_A),
+        kappa_H=float(medium.kappa_H), patch_edges=nums(off[order]), patch_kappa=patch_kappa,
+    )

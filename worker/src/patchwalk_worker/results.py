@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from patchwalk_client.errors import UnknownAxisError
 from patchwalk_client.models import (
+    DensityPoint,
     EscapePoint,
     Kappa2DPoint,
     KappaPoint,
@@ -32,6 +33,8 @@ from patchwalk_client.models import (
     filter_points,
 )
 
+from patchwalk_worker.density import density_record
+from patchwalk_worker.kernels.registry import get_kernel
 from patchwalk_worker.media import ensemble_means
 from patchwalk_worker.summary import (
     EscapeSummary,
@@ -46,6 +49,8 @@ from patchwalk_worker.theory import kappa_2d_heuristic, theory_curves
 from patchwalk_worker.theory_validity import escape_rate_8_values, validated_curves
 
 if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.spec import SweepSpec
+
     from patchwalk_worker.store import SweepStore
 
 __all__ = [
@@ -102,6 +107,8 @@ class PointSummary:
         ``{curve: {"t_min", "t_max", "reason"}}`` of every curve.
     rate_eq8 : ndarray or None
         Escape-rate estimate of eq. (8) at ``distances`` (two-phase media).
+    density : DensityPoint or None
+        n(x, t) of a point source (``[density]``, reference kernel; Fig. 2).
     """
 
     params: dict[str, Any]
@@ -122,6 +129,7 @@ class PointSummary:
     steps: int
     validity: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_eq8: np.ndarray | None = None
+    density: DensityPoint | None = None
 
 
 def summarise(store: SweepStore) -> list[PointSummary]:
@@ -140,7 +148,7 @@ def summarise(store: SweepStore) -> list[PointSummary]:
         dist = store.distances[i]
         r = np.asarray(d["realisation"], dtype=np.float64).reshape(-1, 2)
         t_out = np.asarray(spec.output_times(), dtype=np.float64)
-        curves, validity = validated_curves(spec, t_out, theory_curves(spec, t_out))
+        curves, validity = validated_curves(spec, t_out, _curves(spec))
         out.append(PointSummary(
             params=pt.params,
             t=t,
@@ -162,8 +170,19 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             steps=int(np.sum(d["steps"])),
             validity=validity,
             rate_eq8=escape_rate_8_values(spec, dist),
+            density=None if spec.density is None else density_record(spec, i, pt.params),
         ))
     return out
+
+
+def _curves(spec: SweepSpec) -> dict[str, np.ndarray]:
+    """The common theory curves of a point, plus those its kernel declares."""
+    t = np.asarray(spec.output_times(), dtype=np.float64)
+    curves = dict(theory_curves(spec, t))
+    own = get_kernel(spec.kernel).curves
+    if own is not None:
+        curves.update(own(spec, t))
+    return curves
 
 
 def _num(x: Any) -> float | None:
@@ -206,7 +225,8 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
                                   curves={k: _nums(v) for k, v in p.curves.items()},
                                   validity={k: TheoryRange(**v) for k, v in p.validity.items()}))
     return SweepResults(kappa=kappa, kappa2d=kappa2d, escape=escape, theory=theory,
-                        dimensions=2 if dimensions == 2 else 1)
+                        dimensions=2 if dimensions == 2 else 1,
+                        density=[p.density for p in points if p.density is not None])
 
 
 def _escape_point(p: PointSummary) -> EscapePoint:

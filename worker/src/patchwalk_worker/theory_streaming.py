@@ -10,9 +10,14 @@ the same process with σ → 2σ (VALIDATION item 12).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from patchwalk_client.medium import PowerLawPdf
+
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.spec import SweepSpec
 
 FloatArray = NDArray[np.float64]
 
@@ -177,3 +182,47 @@ def kappa_long_time_ensemble(
     vv = _positive("v", v)
     return float((mean_l_str + mean_l_diff)
                  / (mean_l_str * sigma / vv**2 + mean_l_diff / kappa_diff + 2.0 / vv))
+
+
+def streaming_curves(
+    spec: SweepSpec, t: ArrayLike, edges: ArrayLike, kappa: ArrayLike, is_streaming: ArrayLike,
+    v: float, sigma: float | None,
+) -> dict[str, FloatArray]:
+    """Appendix E curves of a streaming point on one realisation (``/theory``).
+
+    ``prw``: κ̄ of the streaming phase alone (exact, eq. E1's model); ``late``: the exact
+    κ̄(∞) of the realisation (:func:`kappa_long_time`, constant); ``e2`` and ``e2_prw``: eq. (E2)
+    with κ_str(t) from (E1) as printed and from :func:`kappa_prw` (two-phase power-law media
+    only); ``early``: :func:`kappa_early`.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The point (for the streaming phase's patch pdf).
+    t : array_like
+        Output times.
+    edges, kappa, is_streaming : array_like
+        The realisation re-cut by phase (``kernels.streaming.streaming_strip``).
+    v, sigma : float
+        Speed and scattering rate (``sigma`` None: v²/κ of the streaming phase).
+    """
+    tt = np.asarray(t, dtype=np.float64)
+    ell = np.diff(np.asarray(edges, dtype=np.float64))
+    st = np.asarray(is_streaming, dtype=bool)
+    kap = np.asarray(kappa, dtype=np.float64)
+    sig = v * v / float(kap[st][0]) if sigma is None else float(sigma)
+    out = {"prw": kappa_prw(tt, v, sig),
+           "late": np.full(tt.shape, kappa_long_time(ell, st, kap, v, sig))}
+    if (~st).any():
+        length = float(np.sum(ell))
+        f = float(np.sum(ell[~st]) / length)
+        k_diff = float(np.sum(ell[~st]) / np.sum(ell[~st] / kap[~st]))
+        n_i = float(np.count_nonzero(st != np.roll(st, 1))) / length
+        out["early"] = kappa_early(tt, f, k_diff, v, sig, n_i)
+        low = getattr(spec.kernel_options(), "streaming_phase", "") == "low"
+        pdf = spec.medium.phase_pdf("low" if low else "high")
+        if isinstance(pdf, PowerLawPdf):
+            a, lo, hi = float(pdf.alpha), float(pdf.l_min), float(pdf.l_max)
+            out["e2"] = e2(tt, v, sig, f, a, lo, hi)
+            out["e2_prw"] = e2(tt, v, sig, f, a, lo, hi, exact_prw=True)
+    return out

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from patchwalk_client.errors import UnknownAxisError
 from patchwalk_client.models import (
+    DensityResults,
     EscapeResults,
     Kappa2DResults,
     KappaResults,
@@ -141,6 +142,22 @@ def theory(request: Request, sweep_id: str) -> TheoryResults:
     pts = ans.results.theory
     return TheoryResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
                          **ans.extra)
+
+
+@router.get("/sweeps/{sweep_id}/density", response_model=DensityResults)
+def density(request: Request, sweep_id: str) -> DensityResults:
+    """n(x, t) of a point source per point (``[density]`` of the spec; Fig. 2)."""
+    ans = _results(request, sweep_id)
+    pts = ans.results.density
+    if not pts:
+        raise ProblemError(
+            409,
+            f"sweep {sweep_id} has no density: add a [density] table to the spec "
+            "(kernel = 'reference') and submit it again",
+            title="No density requested",
+        )
+    return DensityResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
+                          **ans.extra)
 
 
 @router.get(

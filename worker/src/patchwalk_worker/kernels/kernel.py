@@ -7,7 +7,7 @@ same name), how to run one task, its time-step rule and cost estimate (for budge
 the feasibility checks only it needs, and the media it is compiled on at warm-up.
 :mod:`patchwalk_worker.kernels.registry` collects the declarations; task dispatch
 (:mod:`patchwalk_worker.task`), budgets (:mod:`patchwalk_worker.budget`) and warm-up iterate
-over it. Adding a kernel is one module with its declaration, one line in the registry, an
+over it. Adding a kernel is one module with its declaration (the registry finds it), an
 options model in ``patchwalk_client.options`` and its tests.
 """
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: ``run(spec, medium, times, n_particles, state)``: one task's sums on its realisation.
 RunTask = Callable[["SweepSpec", "Medium", np.ndarray, int, np.ndarray], KernelResult]
+#: ``curves(spec, t)``: theory curves only this kernel has, by name, at the times ``t``.
+Curves = Callable[["SweepSpec", np.ndarray], dict[str, np.ndarray]]
 #: ``check(spec, max_bytes)``: field errors ``{loc, msg}`` of a point this kernel cannot run.
 Check = Callable[["SweepSpec", float], list[dict[str, str]]]
 
@@ -77,6 +79,9 @@ class Kernel:
     warm_up : tuple of int
         Dimensions of the tiny media the kernel is compiled on at warm-up (empty: nothing to
         compile).
+    curves : callable or None
+        ``curves(spec, t) -> {name: array}``: theory curves of this kernel's model, stored
+        with the common ones when the sweep is finalised (``/theory``); None: none.
     """
 
     name: str
@@ -88,3 +93,4 @@ class Kernel:
     cost_unit: str = "particle-steps"
     check: Check = no_checks
     warm_up: tuple[int, ...] = field(default=(1,))
+    curves: Curves | None = None

@@ -4,25 +4,61 @@ Task dispatch (:func:`patchwalk_worker.task.run_task`), budgets
 (:mod:`patchwalk_worker.budget`) and warm-up (:func:`warm_up`) iterate over :data:`KERNELS`.
 Its names are the spec's ``kernel`` values, whose one table is
 ``patchwalk_client.options.KERNEL_OPTIONS`` (a test checks that the two agree).
+
+The registry finds the kernels itself: every module of this package that ends with a
+``KERNEL = Kernel(...)`` declaration is one. Adding a kernel is its module, its options model
+in ``patchwalk_client.options`` and its tests — no line here.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from patchwalk_client.options import KERNEL_OPTIONS
 from patchwalk_client.spec import parse_spec
 
 from ..media import build_medium
 from ..rng import medium_rng, task_state
-from . import euler, exact, pitch, reference
 from .kernel import Kernel
 
+
+def discover() -> dict[str, Kernel]:
+    """Every ``KERNEL`` declared by a module of this package, in the order of KERNEL_OPTIONS.
+
+    Raises
+    ------
+    RuntimeError
+        If a kernel of KERNEL_OPTIONS has no module, or a module declares a kernel the spec
+        cannot name (the message says which).
+    """
+    found: dict[str, Kernel] = {}
+    for info in pkgutil.iter_modules(_package_path()):
+        module = importlib.import_module(f"{__package__}.{info.name}")
+        kernel = getattr(module, "KERNEL", None)
+        if isinstance(kernel, Kernel):
+            found[kernel.name] = kernel
+    missing = [n for n in KERNEL_OPTIONS if n not in found]
+    extra = [n for n in found if n not in KERNEL_OPTIONS]
+    if missing or extra:
+        raise RuntimeError(
+            f"kernel registry: no module declares {missing} / {extra} are not in "
+            "patchwalk_client.options.KERNEL_OPTIONS: every kernel needs both"
+        )
+    return {n: found[n] for n in KERNEL_OPTIONS}
+
+
+def _package_path() -> list[str]:
+    from . import __path__ as path
+
+    return list(path)
+
+
 #: Every kernel, by the name a spec gives it.
-KERNELS: dict[str, Kernel] = {
-    k.name: k for k in (exact.KERNEL, euler.KERNEL, pitch.KERNEL, reference.KERNEL)
-}
+KERNELS: dict[str, Kernel] = discover()
 
 
 def get_kernel(name: str) -> Kernel:

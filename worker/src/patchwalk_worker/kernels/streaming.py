@@ -36,13 +36,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
+from patchwalk_client.options import StreamingOptions
 
-from ..media import Medium
-from ..rng import normal, particle_state, uniform
+from ..media import Medium, build_medium
+from ..rng import normal, particle_state, theory_rng, uniform
+from ..theory_streaming import streaming_curves
 from .common import (
     KernelResult,
     check_args,
@@ -53,9 +55,14 @@ from .common import (
     record_escape,
 )
 from .exact import exit_horizon, exit_table
+from .kernel import Kernel, escape_distances
+from .streaming_strip import STREAMING_PHASES, StreamingStrip, estimate_events, streaming_strip
 
-STREAMING_PHASES = ("high", "low")
+if TYPE_CHECKING:  # pragma: no cover
+    from patchwalk_client.spec import SweepSpec
 
+__all__ = ["STREAMING_PHASES", "KERNEL", "StreamingStrip", "estimate_events", "run_streaming",
+           "streaming_kernel", "streaming_positions", "streaming_strip"]
 
 @njit(cache=True, inline="always")
 def _expo(rs: np.ndarray) -> float:
@@ -247,77 +254,6 @@ def streaming_kernel(
     return events
 
 
-class StreamingStrip(NamedTuple):
-    """A medium re-cut for the streaming kernel: neighbouring patches differ in phase."""
-
-    edges: np.ndarray
-    kappa: np.ndarray
-    is_str: np.ndarray
-    origin: float
-    length: float
-
-
-def streaming_strip(medium: Medium, streaming_phase: str) -> StreamingStrip:
-    """Merge equal-κ neighbours and rotate the origin onto an interface.
-
-    A homogeneous medium is one streaming patch. A two-valued medium streams in the patches of
-    the larger (``"high"``) or smaller (``"low"``) κ and diffuses with κ in the others. The
-    origin shift is undone in recorded positions; Δx does not depend on it.
-    """
-    if streaming_phase not in STREAMING_PHASES:
-        raise ValueError(f"streaming_phase must be 'high' or 'low', got {streaming_phase!r}")
-    if medium.n_strips != 1:
-        raise ValueError("the streaming kernel is 1D: use a medium with one strip")
-    edges, kap = medium.strip(0)
-    values = np.unique(kap)
-    length = float(medium.length)
-    if values.size == 1:
-        return StreamingStrip(np.array([0.0, length]), kap[:1].copy(),
-                              np.array([True]), 0.0, length)
-    if values.size > 2:
-        raise ValueError(
-            f"the streaming kernel needs a two-phase medium (got {values.size} distinct kappa)"
-        )
-    s_val = values[1] if streaming_phase == "high" else values[0]
-    phase = kap == s_val
-    change = np.nonzero(phase != np.roll(phase, 1))[0]  # patch i starts a new run
-    cuts = edges[change]
-    origin = float(cuts[0])
-    new_edges = np.concatenate([cuts - origin, [length]])
-    runs = change
-    return StreamingStrip(new_edges, kap[runs].astype(np.float64).copy(),
-                          phase[runs].copy(), origin, length)
-
-
-def estimate_events(
-    medium: Medium, t_max: float, n_times: int, *, v_str: float = 1.0,
-    sigma: float | None = None, streaming_phase: str = "high", safety: float = 8.0,
-) -> float:
-    """Rough events per particle to ``t_max`` (for cost estimates; calibration in
-    docs/kernels.md): n_times + t_max·[(1−f)σ/2 + n_I (v/2)·2·max(1, θ̄/s̄)] (homogeneous:
-    n_times + t_max·(σ/2 + v/P)), with f the
-    diffusive length fraction, n_I interfaces per length, θ̄ = 2κ/v the mean exit push and
-    s̄ = ℓ_d/(4·safety) the spread of a diffusive step next to a wall (ℓ_d: mean diffusive
-    patch) — each visit of a diffusive patch costs ~ (θ̄/s̄) steps when the push is resolved.
-    """
-    strip = streaming_strip(medium, streaming_phase)
-    ell = np.diff(strip.edges)
-    k_str = float(strip.kappa[strip.is_str][0])
-    sig = v_str * v_str / k_str if sigma is None else float(sigma)
-    length = float(np.sum(ell))
-    diff = ~strip.is_str
-    f = float(np.sum(ell[diff]) / length)
-    rate = (1.0 - f) * 0.5 * sig
-    if diff.any():
-        n_int = float(np.count_nonzero(strip.is_str != np.roll(strip.is_str, 1))) / length
-        ell_d = float(np.mean(ell[diff]))
-        theta = 2.0 * float(np.mean(strip.kappa[diff])) / v_str
-        rate += n_int * 0.5 * v_str * 2.0 * max(1.0, theta / (ell_d / (4.0 * safety)))
-    else:
-        rate += v_str / length  # seam crossings of the single streaming patch
-    return float(n_times + t_max * rate)
-
-
 def _run(
     medium: Medium, times: Sequence[float] | np.ndarray, n_particles: int, state: np.ndarray,
     escape: Sequence[float] | np.ndarray, v_str: float, sigma: float | None,
@@ -396,3 +332,41 @@ def streaming_positions(
     """
     return _run(medium, times, n_particles, state, (), v_str, sigma, streaming_phase, safety,
                 jump_gain, exit_factor, n_particles)
+
+
+def _options(spec: SweepSpec) -> StreamingOptions:
+    opts = spec.kernel_options()
+    if not isinstance(opts, StreamingOptions):  # pragma: no cover - dispatch is by name
+        raise TypeError(f"spec.kernel is {spec.kernel!r}, not 'streaming'")
+    return opts
+
+
+def _run_task(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: int,
+              state: np.ndarray) -> KernelResult:
+    o = _options(spec)
+    return run_streaming(medium, times, n_particles, state, escape=escape_distances(spec),
+                         v_str=o.v_str, sigma=o.sigma, streaming_phase=o.streaming_phase,
+                         safety=o.safety)
+
+
+def _cost(spec: SweepSpec) -> float:
+    """count · :func:`estimate_events` on the theory realisation (events, not steps)."""
+    o = _options(spec)
+    times = spec.output_times()
+    medium = build_medium(spec, theory_rng(spec.seed), float(times[-1]))
+    return spec.particles.count * estimate_events(
+        medium, float(times[-1]), len(times), v_str=o.v_str, sigma=o.sigma,
+        streaming_phase=o.streaming_phase, safety=o.safety)
+
+
+def _curves(spec: SweepSpec, t: np.ndarray) -> dict[str, np.ndarray]:
+    o = _options(spec)
+    medium = build_medium(spec, theory_rng(spec.seed), float(t[-1]))
+    strip = streaming_strip(medium, o.streaming_phase)
+    return streaming_curves(spec, t, strip.edges, strip.kappa, strip.is_str, o.v_str, o.sigma)
+
+
+KERNEL = Kernel(
+    name="streaming", options=StreamingOptions, run=_run_task, cost=_cost, curves=_curves,
+    cost_unit="events", advice=("times.max", "lower times.max or particles.count"),
+)

@@ -1,0 +1,262 @@
+"""``patchwalk gallery [NAME] [--quick] [--out DIR] [--url URL]``: the paper's figures, re-run.
+
+Each gallery entry is a spec in ``examples/gallery/`` (parameters from the paper's captions;
+choices it leaves open are stated in the spec's comments) plus, for ``--quick``, the reduced
+runs the tests use. The command runs every spec through the REST service and the client as a
+user would — a real ``patchwalk serve`` started on loopback with a fresh bearer token (or the
+service at ``--url``) — and writes ``DIR/<name>.png`` with the paper's overlays and
+``DIR/<name>.json``, the quantitative checks (:mod:`patchwalk_service.gallery_figures`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .gallery_figures import FIGURES, Run
+
+#: Where the gallery specs live (the repository's ``examples/gallery``).
+SPEC_DIR = Path(__file__).resolve().parents[3] / "examples" / "gallery"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One gallery figure: its spec file and the ``--quick`` runs (overrides of that spec)."""
+
+    spec: str
+    quick: tuple[dict[str, Any], ...]
+    full: tuple[dict[str, Any], ...] = field(default=({},))
+    #: t_max of extra sweeps of the first run whose escape fractions F(t) give ⟨1/τ⟩ (Fig. 4)
+    ladder: tuple[float, ...] = ()
+
+
+def _alphas(*a: float) -> dict[str, Any]:
+    return {"medium.high.patches.alpha": list(a)}
+
+
+#: The gallery, in the paper's order. Quick sizes keep every claim testable in CI.
+GALLERY: dict[str, Entry] = {
+    "fig2": Entry("fig2.toml", ({"medium": {"length": 2000.0},
+                                 "times": {"max": 1e4}, "density": {"half_width": 120.0}},)),
+    "fig3": Entry("fig3.toml", (
+        # the subdiffusive window: contrast 1e3, l_max = 100, t ≤ l_max²/(10 κ_high); four
+        # seeds give the spread between independent sets of realisations
+        {"medium": {"length": 3000.0}, "particles": {"count": 60, "per_task": 20},
+         "times": {"max": 1e3, "count": 21},
+         "sweep": {**_alphas(2.5, 3.0, 4.5), "seed": [31, 32, 33, 34]}},
+        # convergence to κ_H: contrast 1e2, l_max = 10, t_max = 20 l_max²/κ_low
+        {"medium": {"length": 500.0, "low": {"kappa": 1e-2},
+                    "high": {"patches": {"l_max": 10.0}}},
+         "particles": {"count": 100, "per_task": 20}, "times": {"max": 2e5, "count": 22},
+         "sweep": _alphas(1.5, 2.0, 2.5, 3.0, 4.5)},
+    )),
+    "fig4": Entry("fig4.toml", (
+        {"medium": {"length": 1000.0, "low": {"kappa": 1e-2}},
+         "particles": {"count": 100, "per_task": 50}, "times": {"max": 1e5, "count": 6},
+         "sweep": {**_alphas(1.5, 3.0), "energy": [0.3, 1.0, 3.0]}},
+    ), ladder=tuple(10.0 ** (k / 2) for k in range(-2, 10))),
+    "fig5": Entry("fig5.toml", (
+        {"medium": {"length": 400.0, "l_perp": 0.2, "low": {"kappa": 1e-2},
+                    "high": {"patches": {"l_max": 20.0}}},
+         "particles": {"count": 40, "per_task": 10}, "times": {"max": 3e3, "count": 13},
+         "sweep": {"medium.kappa_perp": [0.0, 1e-3, 1e-2]}},
+    )),
+    "appE": Entry("appE.toml", (
+        {"medium": {"length": 500.0, "high": {"kappa": 1.0},
+                    "low": {"kappa": 1e-2}},
+         "particles": {"count": 100, "per_task": 25}, "times": {"min": 1e-2, "max": 1e4,
+                                                               "count": 13},
+         "sweep": {"medium.high.kappa": [1.0, 10.0]}},
+        # the single-phase limit (one κ everywhere): the persistent random walk
+        {"medium": {"patches": [[100.0, 1.0]], "high": None, "low": None, "length": None},
+         "particles": {"count": 400, "per_task": 20}, "times": {"min": 1e-2, "max": 1e3,
+                                                                "count": 11},
+         "sweep": None},
+    )),
+    "figD1": Entry("figD1.toml", (
+        {"medium": {"length": 200.0}, "particles": {"count": 40, "per_task": 10},
+         "times": {"max": 1e3, "count": 13},
+         "sweep": {"medium.kappa_perp": [0.0, 1e-4, 1e-3]}},
+    )),
+}
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` merged in, table by table; a ``None`` value removes the key."""
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and key != "sweep":
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def specs_of(name: str, quick: bool, spec_dir: Path = SPEC_DIR) -> list[dict[str, Any]]:
+    """The spec mappings one gallery entry runs (quick: its reduced runs)."""
+    entry = GALLERY[name]
+    base = tomllib.loads((spec_dir / entry.spec).read_text(encoding="utf-8"))
+    return [merge(base, over) for over in (entry.quick if quick else entry.full)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def local_service(workers: int | None, log: Path) -> Iterator[tuple[str, str]]:
+    """A ``patchwalk serve`` subprocess on loopback with a fresh token: ``(url, token)``.
+
+    Started in its own session and stopped (SIGTERM to its process group, then SIGKILL) on
+    exit; its data directory is temporary.
+    """
+    token = secrets.token_urlsafe(24)
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="patchwalk-gallery-") as data, \
+            log.open("wb") as fh:
+        cmd = [sys.executable, "-m", "patchwalk_client.cli", "serve", "--host", "127.0.0.1",
+               "--port", str(port), "--data-dir", data, "--log-level", "warning"]
+        if workers:
+            cmd += ["--workers", str(workers)]
+        env = {**os.environ, "PATCHWALK_TOKENS": token}
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(url, proc)
+            yield url, token
+        finally:
+            _stop(proc)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"patchwalk serve exited with status {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"patchwalk serve at {url} not ready after {timeout:g} s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def run_entry(client: Any, name: str, quick: bool, out: Path,
+              spec_dir: Path = SPEC_DIR) -> dict[str, Any]:
+    """Run one gallery entry through ``client``; write its PNG and checks; return the checks."""
+    runs: list[Run] = []
+    t0 = time.monotonic()
+    for spec in specs_of(name, quick, spec_dir):
+        sweep = client.submit(spec)
+        sweep.wait(progress=False)
+        ladder = []
+        for t_max in GALLERY[name].ladder if not runs else ():
+            rung = client.submit(merge(spec, {"times": {"min": t_max / 10, "max": t_max,
+                                                        "count": 2}}))
+            rung.wait(progress=False)
+            ladder.append((t_max, rung.escape()))
+        runs.append(Run(spec=spec, kappa=sweep.kappa(), theory=sweep.theory(),
+                        escape=sweep.escape() if spec.get("escape") else None,
+                        kappa2d=sweep.kappa2d() if spec.get("dimensions") == 2 else None,
+                        density=sweep.density() if spec.get("density") else None,
+                        ladder=ladder))
+    wall = time.monotonic() - t0
+    png, checks = FIGURES[name](runs)
+    checks = {"figure": name, "quick": quick, "wall_s": round(wall, 1), **checks}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.png").write_bytes(png)
+    (out / f"{name}.json").write_text(json.dumps(checks, indent=1, default=float) + "\n",
+                                      encoding="utf-8")
+    return checks
+
+
+def run_gallery(names: list[str], *, quick: bool, out: Path, url: str | None = None,
+                token: str | None = None, workers: int | None = None,
+                echo: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
+    """Run the named entries (all when empty) against ``url`` or a local service."""
+    from patchwalk_client.client import Client
+
+    unknown = [n for n in names if n not in GALLERY]
+    if unknown:
+        raise ValueError(f"no gallery figure {unknown}: choose from {', '.join(GALLERY)}")
+    chosen = names or list(GALLERY)
+    results: dict[str, dict[str, Any]] = {}
+
+    def go(u: str, tok: str) -> None:
+        with Client(u, token=tok, timeout=60) as client:
+            for name in chosen:
+                echo(f"gallery: {name} ...")
+                results[name] = run_entry(client, name, quick, out)
+                echo(f"gallery: {name} -> {out / (name + '.png')} "
+                     f"({results[name]['wall_s']} s)")
+
+    if url is not None:
+        go(url, token or os.environ.get("PATCHWALK_TOKEN", ""))
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        with local_service(workers, out / "serve.log") as (u, tok):
+            go(u, tok)
+    return results
+
+
+def register_gallery(subparsers: Any) -> None:
+    """Add ``patchwalk gallery``."""
+    p = subparsers.add_parser(
+        "gallery", help="reproduce the paper's figures through the service",
+        description="Run the gallery specs (examples/gallery) through a local patchwalk serve "
+                    "(or --url) and write each figure as PNG with its quantitative checks.")
+    p.add_argument("names", nargs="*", metavar="NAME", help=f"figures ({', '.join(GALLERY)}); "
+                   "default all")
+    p.add_argument("--quick", action="store_true", help="the reduced size the tests use")
+    p.add_argument("--out", type=Path, default=Path("gallery-out"), metavar="DIR",
+                   help="where the PNGs and checks go (default ./gallery-out)")
+    p.add_argument("--url", default=None, help="use this service instead of starting one "
+                   "(token from PATCHWALK_TOKEN)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes of the local service (default: one per core)")
+    p.set_defaults(func=cmd_gallery)
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    """Run ``patchwalk gallery``; exit status 2 for an unknown figure."""
+    try:
+        run_gallery(list(args.names), quick=args.quick, out=args.out, url=args.url,
+                    workers=args.workers, echo=lambda s: print(s, file=sys.stderr))
+    except ValueError as exc:
+        print(f"patchwalk gallery: {exc}", file=sys.stderr)
+        return 2
+    return 0
