@@ -31,10 +31,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def register(subparsers: Any) -> None:
-    """Add ``run``, ``show`` and ``serve`` to the ``patchwalk`` parser."""
+    """Add ``run``, ``show``, ``serve`` and ``verify`` to the ``patchwalk`` parser."""
+    from .verify_cli import register_verify
+
     register_run(subparsers)
     register_show(subparsers)
     register_serve(subparsers)
+    register_verify(subparsers)
 
 
 def register_run(subparsers: Any) -> None:
