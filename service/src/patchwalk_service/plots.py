@@ -10,8 +10,13 @@ from typing import Any
 from patchwalk_client.models import Kappa2DPoint, KappaPoint
 
 
+def _plain(text: str) -> str:
+    """User text shown literally: ``$`` escaped, so matplotlib never parses it as mathtext."""
+    return text.replace("$", r"\$")
+
+
 def _label(params: dict[str, Any]) -> str:
-    return (
+    return _plain(
         ", ".join(
             f"{k.split('.')[-1]}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
             for k, v in params.items()
@@ -55,6 +60,7 @@ def plot_kappa(points: Sequence[KappaPoint], *, title: str = "") -> bytes:
     ax.set_yscale("log")
     ax.set_xlabel("t")
     ax.set_ylabel("κ̄(t) = ⟨Δx²⟩ / 2t")
+    title = _plain(title)
     ax.set_title(f"{title}   (dashed: κ_A, dotted: κ_H)" if title else "dashed: κ_A, dotted: κ_H")
     if 0 < len(points) <= 12:
         ax.legend(fontsize=7)
@@ -76,7 +82,7 @@ def plot_kappa2d(points: Sequence[Kappa2DPoint], *, title: str = "") -> bytes:
     )
     if numeric and axis is not None:
         xs = [float(p.params[axis]) for p in points]
-        ax.set_xlabel(axis)
+        ax.set_xlabel(_plain(axis))
     else:
         xs = [float(i) for i in range(len(points))]
         ax.set_xlabel("point")
@@ -97,7 +103,7 @@ def plot_kappa2d(points: Sequence[Kappa2DPoint], *, title: str = "") -> bytes:
     if all(y > 0 for y in ys if not math.isnan(y)):
         ax.set_yscale("log")
     ax.set_ylabel("κ̄_2D")
-    ax.set_title(title)
+    ax.set_title(_plain(title))
     ax.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)

@@ -1,4 +1,4 @@
-"""``patchwalk verify STORE [--repair] [--json]``: check a sweep store's chunks, recompute bad tasks.
+"""``patchwalk verify STORE [--repair] [--json]``: check a store's chunks, recompute bad tasks.
 
 Every finished task's chunks must exist and decode with their crc32c checksum
 (:mod:`patchwalk_worker.integrity`). ``--repair`` recomputes the failing tasks in this process —
