@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from .problems import PROBLEM_TYPE, problem_response
+from .problems import PROBLEM_TYPE, ProblemError, problem_response
 
 #: JSON schema of an RFC 9457 problem document as this service writes it.
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -81,13 +81,24 @@ def _statuses(path: str, method: str, protected: bool) -> list[int]:
     return codes
 
 
+#: A small sweep that runs in well under a second (the body's example).
+EXAMPLE_SPEC: dict[str, Any] = {
+    "name": "example",
+    "seed": 1,
+    "medium": {"patches": [[1.0, 1.0], [0.5, 0.1]]},
+    "particles": {"count": 200, "per_task": 100},
+    "times": {"min": 0.01, "max": 1.0, "count": 4},
+}
+
+
 def _spec_body() -> dict[str, Any]:
     text = {"schema": {"type": "string", "description": "the spec as TOML or YAML text"}}
     return {
         "required": True,
         "description": "the sweep spec (docs/spec.md); the body is spec text, never a path",
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/SweepSpec"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/SweepSpec"},
+                                 "example": EXAMPLE_SPEC},
             "application/toml": text,
             "application/yaml": text,
         },
@@ -125,7 +136,60 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 responses[str(code)] = entry
             if path == "/v1/sweeps" and method == "post":
                 op["requestBody"] = _spec_body()
+    _link_submissions(schema)
     return schema
+
+
+def _link_submissions(schema: dict[str, Any]) -> None:
+    """OpenAPI links from a submission's answer (its ``id``) to every ``/{sweep_id}`` route."""
+    paths = schema.get("paths", {})
+    links: dict[str, Any] = {}
+    for path, item in paths.items():
+        if "{sweep_id}" not in path:
+            continue
+        for method, op in item.items():
+            name = f"{method}_{path.rsplit('/', 1)[-1].replace('{sweep_id}', 'sweep')}"
+            links[name.replace(".", "_")] = {
+                "operationId": op["operationId"],
+                "parameters": {"sweep_id": "$response.body#/id"},
+            }
+    post = paths.get("/v1/sweeps", {}).get("post")
+    if post is not None:
+        for code in ("200", "202"):
+            if code in post["responses"]:
+                post["responses"][code]["links"] = links
+
+
+def _type_errors(given: Any, read: Any, loc: str, out: list[dict[str, str]]) -> None:
+    if isinstance(given, dict) and isinstance(read, dict):
+        for key, value in given.items():
+            if key in read:
+                _type_errors(value, read[key], f"{loc}.{key}" if loc else str(key), out)
+    elif isinstance(given, list) and isinstance(read, list):
+        for i, (a, b) in enumerate(zip(given, read, strict=False)):
+            _type_errors(a, b, f"{loc}[{i}]", out)
+    elif isinstance(given, bool) != isinstance(read, bool) or (
+        isinstance(given, str) != isinstance(read, str)
+    ):
+        want = "true or false" if isinstance(read, bool) else (
+            "a string" if isinstance(read, str) else "a number")
+        out.append({"loc": loc, "msg": f"expected {want} (JSON type), got {given!r}"})
+
+
+def check_body_types(given: dict[str, Any], read: dict[str, Any]) -> None:
+    """422 when a JSON body was accepted only by coercion the schema does not allow.
+
+    The spec models validate in pydantic's lax mode (``0`` reads as ``false``, ``"2"`` as 2);
+    the published schema says ``boolean`` and ``number``. Comparing the body with the spec read
+    from it finds each such value, so that the service answers exactly what it documents.
+    """
+    errors: list[dict[str, str]] = []
+    _type_errors(given, read, "", errors)
+    if errors:
+        raise ProblemError(
+            422, "; ".join(f"{e['loc']}: {e['msg']}" for e in errors),
+            title="Invalid sweep spec", errors=errors,
+        )
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:

@@ -70,7 +70,7 @@ class StreamBounds:
 @router.get(
     "/sweeps/{sweep_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "object"}}}}},
 )
 async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
     """Server-sent ``progress`` events until the sweep ends (then one ``end`` event)."""

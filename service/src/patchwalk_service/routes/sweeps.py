@@ -8,19 +8,22 @@ never queueing behind the thread pool.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from patchwalk_client.models import SweepPage, SweepStatus
 
+from ..contract import check_body_types
 from ..limits import check_quota, check_rate, owner_of
 from ..problems import ProblemError
 from ..registry import ACTIVE, STATES, SweepRecord, sweep_id_for
 from ..storage import check_space, purge
 
 router = APIRouter(tags=["sweeps"])
+_log = logging.getLogger(__name__)
 
 _TEXT_TYPES = ("toml", "yaml", "yml", "text/plain")
 
@@ -191,14 +194,19 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
         )
     except SpecError as exc:
         raise ProblemError(422, str(exc), title="Invalid sweep spec", errors=exc.errors) from None
-    except (ValueError, RecursionError, TypeError, OverflowError) as exc:
-        # a parser's own limits: nesting depth, integer digits, a lone surrogate...
-        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    except (ValueError, RecursionError, TypeError, ArithmeticError) as exc:
+        # a parser's own limits (nesting depth, integer digits, a lone surrogate) or numbers
+        # the planning arithmetic cannot take (5e-324 patches): the spec is unusable, say so
+        _log.warning("spec refused while planning: %s: %s", type(exc).__name__, exc)
+        why = "nested too deeply" if isinstance(exc, RecursionError) else (
+            f"{type(exc).__name__}: {exc}")
         raise ProblemError(
             422, f"the spec cannot be read: {why}", title="Invalid sweep spec",
             errors=[{"loc": "", "msg": why}],
         ) from None
     _check_text(plan.spec)
+    if isinstance(source, dict):
+        check_body_types(source, plan.spec)
     registry = request.app.state.registry
     existing = registry.get(sweep_id_for(plan.spec_hash))
     if existing is None or existing.state not in (*ACTIVE, "done"):
@@ -241,9 +249,11 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
 @router.get("/sweeps", response_model=SweepPage)
 def list_sweeps(
     request: Request,
-    state: str | None = Query(None, description="only sweeps in this state"),
+    state: Literal["queued", "running", "done", "failed", "cancelled"] | None = Query(
+        None, description="only sweeps in this state"
+    ),
     limit: int | None = Query(None, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**62),
 ) -> SweepPage:
     """List sweeps, newest first, paged (``limit``, ``offset``), optionally by ``state``."""
     if state is not None and state not in STATES:
