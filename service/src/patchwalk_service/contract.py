@@ -15,13 +15,13 @@ FastAPI derives the schema from the routes; this module completes it:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
 
 from .problems import PROBLEM_TYPE, ProblemError, problem_response
 
@@ -193,11 +193,12 @@ def check_body_types(given: dict[str, Any], read: dict[str, Any]) -> None:
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method some route of ``app`` answers on ``path``."""
+    """Every method the API documents on ``path`` (matched against the schema's templates)."""
     methods: set[str] = set()
-    for route in app.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
-            methods.update(route.methods)
+    for template, item in app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods.update(m.upper() for m in item)
     return sorted(methods)
 
 
@@ -216,5 +217,7 @@ def install_contract(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+            allowed = allowed_methods(app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
         return problem_response(request, exc.status_code, detail, headers=headers or None)
