@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from live_service import Service
 from reliability_helpers import record
 
-TOKEN = "tok-hostile"
+TOKEN = "tok-reliability"  # conftest's shared service
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 TINY: dict[str, Any] = {
     "name": "tiny",
@@ -27,11 +26,9 @@ TINY: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    s = Service(tmp_path_factory.mktemp("hostile") / "data", env={"PATCHWALK_TOKENS": TOKEN})
-    yield s
-    s.stop()
+@pytest.fixture
+def svc(shared_service: Service) -> Service:
+    return shared_service
 
 
 def _post(svc: Service, body: bytes | str, ctype: str = "application/json") -> httpx.Response:

@@ -16,26 +16,17 @@ from reliability_helpers import record
 
 HERE = Path(__file__).parent
 ST = Path(sys.executable).with_name("st")
-TOKEN = "tok-schemathesis"
+TOKEN = "tok-reliability"  # conftest's shared service
 
 
-def test_schemathesis_live_schema(tmp_path: Path) -> None:
-    svc = Service(tmp_path / "data", env={
-        "PATCHWALK_TOKENS": TOKEN,
-        "PATCHWALK_MAX_STEPS": "1e7",
-        "PATCHWALK_SUBMISSIONS_PER_MINUTE": "100000",
-        "PATCHWALK_MAX_QUEUED_PER_TOKEN": "100000",
-    })
-    try:
-        out = subprocess.run(
-            [str(ST), "--config-file", str(HERE / "schemathesis.toml"), "run",
-             f"{svc.url}/openapi.json", "-H", f"Authorization: Bearer {TOKEN}",
-             "--max-examples", "40", "--seed", "1", "--phases",
-             "examples,coverage,fuzzing,stateful", "--no-color"],
-            capture_output=True, text=True, timeout=400, check=False,
-        )
-    finally:
-        svc.stop()
+def test_schemathesis_live_schema(shared_service: Service) -> None:
+    out = subprocess.run(
+        [str(ST), "--config-file", str(HERE / "schemathesis.toml"), "run",
+         f"{shared_service.url}/openapi.json", "-H", f"Authorization: Bearer {TOKEN}",
+         "--max-examples", "40", "--seed", "1", "--phases",
+         "examples,coverage,fuzzing,stateful", "--no-color"],
+        capture_output=True, text=True, timeout=400, check=False,
+    )
     text = out.stdout
     m = re.search(r"(\d+) generated", text)
     generated = int(m.group(1)) if m else 0

@@ -139,6 +139,8 @@ class Scheduler:
         self._completions: deque[float] = deque(maxlen=10_000)
         # sweeps failed (disk full) whose state the registry could not take yet: id -> error
         self._unrecorded: dict[str, str] = {}
+        # stopped sweeps whose cancelled tasks may still be running: id -> (run, handles)
+        self._draining: dict[str, tuple[SweepRun, set[Any]]] = {}
 
     # ---- control -------------------------------------------------------------------------
     def start(self) -> None:
@@ -228,6 +230,8 @@ class Scheduler:
         with self._lock:
             for run in self.runs.values():
                 handles.extend(run.in_flight)
+            for _, left in self._draining.values():
+                handles.extend(left)
         if not handles:
             return bool(self.runs)
         for handle in self.runner.wait_any(handles, timeout=self.poll):
@@ -305,6 +309,18 @@ class Scheduler:
 
     def _complete(self, handle: Any) -> None:
         with self._lock:
+            for sweep_id, (stopped, left) in list(self._draining.items()):
+                if handle in left:  # a task of a stopped sweep ended: count the store again
+                    left.discard(handle)
+                    try:
+                        self.runner.result(handle)
+                    except BaseException:  # cancelled, or it raised: nothing to report
+                        pass
+                    if not left:
+                        del self._draining[sweep_id]
+                        if sweep_id not in self.runs:  # not resumed meanwhile
+                            self._recount(stopped)
+                    return
             run = next((r for r in self.runs.values() if handle in r.in_flight), None)
             if run is None:
                 return
@@ -373,17 +389,23 @@ class Scheduler:
             self._order.remove(sweep_id)
         if run is not None:
             self.runner.cancel(list(run.in_flight))
-            count = getattr(self.backend, "count_done", None)
-            if count is not None:  # status counts what is in the store, not what we saw
-                try:
-                    run.done = int(count(sweep_id))
-                except Exception:
-                    _log.warning("sweep %s: cannot count its finished tasks", sweep_id)
-            try:
-                self._save(run, force=True)
-            except Exception:
-                _log.warning("sweep %s: cannot save its progress", sweep_id)
+            if run.in_flight:  # recount once the cancelled tasks have ended
+                self._draining[sweep_id] = (run, set(run.in_flight))
+            self._recount(run)
         self._close_sink(sweep_id)
+
+    def _recount(self, run: SweepRun) -> None:
+        """Save a stopped sweep's progress with the finished tasks its store holds."""
+        count = getattr(self.backend, "count_done", None)
+        if count is not None:  # status counts what is in the store, not what we saw
+            try:
+                run.done = int(count(run.id))
+            except Exception:
+                _log.warning("sweep %s: cannot count its finished tasks", run.id)
+        try:
+            self._save(run, force=True)
+        except Exception:
+            _log.warning("sweep %s: cannot save its progress", run.id)
 
     def _close_sink(self, sweep_id: str) -> None:
         sink = self._sinks.pop(sweep_id, None)
