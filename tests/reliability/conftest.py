@@ -14,6 +14,7 @@ import pytest
 from live_service import Service
 from reliability_helpers import FIGURES
 
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print every figure the reliability tests measured."""
     if not FIGURES:

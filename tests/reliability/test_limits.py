@@ -56,7 +56,8 @@ def test_rate_limit_429_with_retry_after(tmp_path: Path) -> None:
     assert codes[:3] == [202, 202, 202] and codes[3] == 429
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     assert r.headers["content-type"] == "application/problem+json"
-    record("rate limit 3/min: 4th submission", f"{codes[3]}, Retry-After {r.headers['retry-after']} s")
+    record("rate limit 3/min: 4th submission",
+           f"{codes[3]}, Retry-After {r.headers['retry-after']} s")
 
 
 def test_quota_of_queued_sweeps(tmp_path: Path) -> None:
