@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 from live_service import Service
 from reliability_helpers import record
 
@@ -19,13 +20,13 @@ ST = Path(sys.executable).with_name("st")
 TOKEN = "tok-reliability"  # conftest's shared service
 
 
-def test_schemathesis_live_schema(shared_service: Service) -> None:
+def test_schemathesis_live_schema(shared_service: Service, tmp_path: Path) -> None:
     out = subprocess.run(
         [str(ST), "--config-file", str(HERE / "schemathesis.toml"), "run",
          f"{shared_service.url}/openapi.json", "-H", f"Authorization: Bearer {TOKEN}",
          "--max-examples", "40", "--seed", "1", "--phases",
          "examples,coverage,fuzzing,stateful", "--no-color"],
-        capture_output=True, text=True, timeout=400, check=False,
+        capture_output=True, text=True, timeout=400, check=False, cwd=tmp_path,
     )
     text = out.stdout
     m = re.search(r"(\d+) generated", text)
@@ -40,3 +41,10 @@ def test_schemathesis_live_schema(shared_service: Service) -> None:
     assert out.returncode == 0, text[-6000:]
     assert generated >= 1000, text[-3000:]
     assert stateful is not None and int(stateful.group(1)) > 0, text[-3000:]
+    # stop what the generated submissions queued: CPU for the rest of the suite
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for state in ("queued", "running"):
+        page = httpx.get(f"{shared_service.url}/v1/sweeps?state={state}&limit=1000",
+                         headers=auth, timeout=30).json()
+        for item in page["items"]:
+            httpx.delete(f"{shared_service.url}/v1/sweeps/{item['id']}", headers=auth, timeout=30)
