@@ -230,13 +230,14 @@ class Scheduler:
         with self._lock:
             for run in self.runs.values():
                 handles.extend(run.in_flight)
-            for _, left in self._draining.values():
+            working = bool(handles)
+            for _, left in self._draining.values():  # cancelled tasks: not work, just waited on
                 handles.extend(left)
         if not handles:
             return bool(self.runs)
         for handle in self.runner.wait_any(handles, timeout=self.poll):
             self._complete(handle)
-        return True
+        return working or bool(self.runs)
 
     def _apply_cancellations(self) -> None:
         with self._lock:
