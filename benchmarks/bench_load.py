@@ -82,6 +82,8 @@ async def poll_load(url: str, token: str, status_path: str, kappa_path: str, *,
             nonlocal errors
             etag = None
             turn = i % 2
+            if interval:  # pollers are not synchronised: spread their first requests
+                await asyncio.sleep(interval * i / clients)
             while time.monotonic() < stop:
                 kind = "status" if turn == 0 else "kappa"
                 path = status_path if turn == 0 else kappa_path
