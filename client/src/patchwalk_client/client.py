@@ -216,6 +216,10 @@ class Sweep:
         self._status = SweepStatus.model_validate(data)
         return self._status
 
+    def purge(self) -> None:
+        """Cancel the sweep and remove its store and record from the service (irreversible)."""
+        self.client.request("DELETE", f"/v1/sweeps/{self.id}", params={"purge": "true"})
+
     def events(self, timeout: float | None = None) -> Iterator[SweepStatus]:
         """Progress from the server-sent event stream until the sweep ends."""
         with self.client.http.stream(

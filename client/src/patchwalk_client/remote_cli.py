@@ -113,6 +113,8 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("cancel", help="cancel a sweep on the service")
     p.add_argument("id", help="sweep id")
+    p.add_argument("--purge", action="store_true",
+                   help="also remove the sweep's store and record from the service")
     _common(p)
     p.set_defaults(func=_guard(cmd_cancel))
 
@@ -296,8 +298,13 @@ def cmd_medium(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    """``patchwalk cancel ID``."""
+    """``patchwalk cancel ID [--purge]``."""
     with _client(args) as c:
-        st = c.get(args.id).cancel()
+        sweep = c.get(args.id)
+        if getattr(args, "purge", False):
+            sweep.purge()
+            print(f"{args.id} purged")
+            return 0
+        st = sweep.cancel()
     print(_line(st))
     return 0

@@ -5,6 +5,7 @@ Nothing is global: every piece hangs off ``app.state`` and lives for the app's l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,14 +16,19 @@ from fastapi import Depends, FastAPI
 from . import __version__
 from .auth import require_token
 from .backend import StoreBackend, SweepBackend
+from .cache import ResultsCache
 from .cluster import cluster_runner
+from .contract import install_contract
+from .limits import RateLimiter
 from .problems import install_problem_handlers
 from .registry import Registry
 from .routes import cluster as cluster_routes
-from .routes import health, inspect, results, sweeps
+from .routes import events, health, inspect, results, sweeps
+from .routes.events import StreamBounds
 from .runners import TaskRunner
 from .scheduler import Scheduler
 from .settings import ServiceSettings
+from .storage import DiskMeter, install_storage_handlers, retention_loop
 
 _log = logging.getLogger(__name__)
 
@@ -77,9 +83,11 @@ def create_app(
         app.state.ready = True
         if start_scheduler:
             scheduler.start()
+        retention = asyncio.get_running_loop().create_task(retention_loop(app))
         try:
             yield
         finally:
+            retention.cancel()
             app.state.ready = False
             scheduler.stop()
             try:
@@ -100,16 +108,23 @@ def create_app(
     )
     app.state.settings = settings
     app.state.ready = False
+    app.state.rate_limiter = RateLimiter(settings.submissions_per_minute)
+    app.state.streams = StreamBounds(settings.max_streams, settings.max_streams_per_client)
+    app.state.results_cache = ResultsCache()
+    app.state.disk_meter = DiskMeter(settings.data_dir)
     install_problem_handlers(app)
+    install_storage_handlers(app)
     auth: list[Any] = [Depends(require_token)]
     if settings.tokens:
         _protected_docs(app, auth)
     app.include_router(health.public)
     app.include_router(health.protected, dependencies=auth)
     app.include_router(sweeps.router, prefix="/v1", dependencies=auth)
+    app.include_router(events.router, prefix="/v1", dependencies=auth)
     app.include_router(results.router, prefix="/v1", dependencies=auth)
     app.include_router(cluster_routes.router, prefix="/v1", dependencies=auth)
     app.include_router(inspect.router, prefix="/v1", dependencies=auth)
+    install_contract(app)
     return app
 
 
@@ -119,7 +134,7 @@ def _protected_docs(app: FastAPI, auth: list[Any]) -> None:
     from fastapi.responses import HTMLResponse, JSONResponse
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=auth)
-    def openapi() -> JSONResponse:
+    async def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
 
     @app.get("/docs", include_in_schema=False, dependencies=auth)

@@ -150,7 +150,10 @@ class StoreBackend:
             return SweepStore.create_or_open(self.store_path(sweep_id), validate_spec(spec))
 
     def open(self, sweep_id: str, spec: dict[str, Any]) -> OpenedSweep:
+        from patchwalk_worker.execute import clear_cancelled
+
         store = self._store(sweep_id, spec)
+        clear_cancelled(store.path)  # resumed: its tasks may write again
         return OpenedSweep(
             total=store.total(), pending=store.pending(), steps_done=float(store.steps_done())
         )
@@ -161,6 +164,13 @@ class StoreBackend:
         from patchwalk_worker.execute import execute_task
 
         return execute_task, (str(self.store_path(sweep_id)), point, task)
+
+    def count_done(self, sweep_id: str) -> int:
+        """Finished tasks in the sweep's store, as the store says (after a cancellation)."""
+        from patchwalk_worker.store import SweepStore
+
+        done: int = SweepStore.open(self.store_path(sweep_id)).done_count()
+        return done
 
     def finalize(self, sweep_id: str, spec: dict[str, Any]) -> None:
         store = self._store(sweep_id, spec)

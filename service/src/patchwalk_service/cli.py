@@ -35,8 +35,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def register(subparsers: Any) -> None:
-    """Add ``run``, ``show``, ``serve`` and ``gallery`` to the ``patchwalk`` parser."""
+    """Add ``run``, ``show``, ``serve``, ``verify``, ``cluster`` and ``gallery`` to the
+    ``patchwalk`` parser."""
     from .gallery import register_gallery
+    from .verify_cli import register_verify
 
     register_run(subparsers)
     register_show(subparsers)
@@ -45,6 +47,7 @@ def register(subparsers: Any) -> None:
 
     register_cluster(subparsers)
     register_gallery(subparsers)
+    register_verify(subparsers)
 
 
 def add_cluster_arguments(p: argparse.ArgumentParser) -> None:

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS sweeps (
     steps_done REAL NOT NULL DEFAULT 0,
     steps_per_second REAL,
     eta_seconds REAL,
-    estimated_steps REAL
+    estimated_steps REAL,
+    owner TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS sweeps_state ON sweeps(state, seq);
 """
@@ -70,6 +71,7 @@ class SweepRecord:
     eta_seconds: float | None
     estimated_steps: float | None
     seq: int = 0
+    owner: str = ""  # who submitted it (a digest of the token; limits.py), never the token
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (spec included)."""
@@ -93,6 +95,9 @@ class Registry:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            cols = {r[1] for r in self._conn.execute("PRAGMA table_info(sweeps)").fetchall()}
+            if "owner" not in cols:  # a registry written before per-token quotas
+                self._conn.execute("ALTER TABLE sweeps ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
             self._conn.commit()
 
     def close(self) -> None:
@@ -125,6 +130,7 @@ class Registry:
         n_points: int,
         tasks_total: int,
         estimated_steps: float | None = None,
+        owner: str = "",
     ) -> tuple[SweepRecord, bool]:
         """Insert a queued sweep, or return the existing one; ``(record, created)``.
 
@@ -138,7 +144,8 @@ class Registry:
             if row is None:
                 db.execute(
                     "INSERT INTO sweeps (id, name, spec_hash, spec, state, created, updated,"
-                    " n_points, tasks_total, estimated_steps) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " n_points, tasks_total, estimated_steps, owner)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         sweep_id,
                         name,
@@ -150,6 +157,7 @@ class Registry:
                         n_points,
                         tasks_total,
                         estimated_steps,
+                        owner,
                     ),
                 )
                 created = True
@@ -191,6 +199,31 @@ class Registry:
                 "SELECT * FROM sweeps WHERE state IN ('queued','running') ORDER BY seq"
             ).fetchall()
         return [self._record(r) for r in rows]
+
+    def count_active(self, owner: str) -> int:
+        """Queued and running sweeps submitted by ``owner`` (the per-token quota)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM sweeps WHERE owner = ? AND state IN ('queued','running')",
+                (owner,),
+            ).fetchone()
+        return int(row[0])
+
+    def finished_before(self, when: float) -> list[str]:
+        """Ids of the sweeps done, failed or cancelled whose last update is older than ``when``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM sweeps WHERE state IN ('done','failed','cancelled')"
+                " AND updated < ? ORDER BY seq",
+                (when,),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def delete(self, sweep_id: str) -> bool:
+        """Remove a sweep's row (purge); True if it existed."""
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM sweeps WHERE id = ?", (sweep_id,))
+        return cur.rowcount > 0
 
     def count_by_state(self) -> dict[str, int]:
         """Number of sweeps in each state."""

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from .backend import SweepBackend
 from .registry import Registry
 from .runners import TaskRunner
+from .storage import disk_full_message, is_disk_full
 
 _log = logging.getLogger(__name__)
 
@@ -136,6 +137,10 @@ class Scheduler:
         self.tasks_failed = 0
         self.sweeps_failed = 0
         self._completions: deque[float] = deque(maxlen=10_000)
+        # sweeps failed (disk full) whose state the registry could not take yet: id -> error
+        self._unrecorded: dict[str, str] = {}
+        # stopped sweeps whose cancelled tasks may still be running: id -> (run, handles)
+        self._draining: dict[str, tuple[SweepRun, set[Any]]] = {}
 
     # ---- control -------------------------------------------------------------------------
     def start(self) -> None:
@@ -180,10 +185,17 @@ class Scheduler:
 
     # ---- queries ---------------------------------------------------------------------------
     def progress(self, sweep_id: str) -> dict[str, Any] | None:
-        """Live counters of a running sweep, or None when it is not running here."""
-        with self._lock:
-            run = self.runs.get(sweep_id)
-            return None if run is None else run.progress()
+        """Live counters of a running sweep, or None when it is not running here.
+
+        Lock-free (a dict read and a few attributes), so that the status route never waits
+        behind a turn of the loop that submits tasks or writes summaries.
+        """
+        run = self.runs.get(sweep_id)
+        return None if run is None else run.progress()
+
+    def unrecorded_failure(self, sweep_id: str) -> str | None:
+        """The error of a sweep failed here whose state the registry could not store yet."""
+        return self._unrecorded.get(sweep_id)
 
     def in_flight(self) -> int:
         """Tasks submitted and not yet finished."""
@@ -218,11 +230,14 @@ class Scheduler:
         with self._lock:
             for run in self.runs.values():
                 handles.extend(run.in_flight)
+            working = bool(handles)
+            for _, left in self._draining.values():  # cancelled tasks: not work, just waited on
+                handles.extend(left)
         if not handles:
             return bool(self.runs)
         for handle in self.runner.wait_any(handles, timeout=self.poll):
             self._complete(handle)
-        return True
+        return working or bool(self.runs)
 
     def _apply_cancellations(self) -> None:
         with self._lock:
@@ -232,17 +247,25 @@ class Scheduler:
 
     def _activate(self) -> None:
         with self._lock:
+            for sweep_id, error in list(self._unrecorded.items()):
+                try:  # the disk has room again: record the failure now
+                    self.registry.set_state(sweep_id, "failed", error=error,
+                                            only_from=("running", "queued"))
+                    del self._unrecorded[sweep_id]
+                except Exception:
+                    pass
             if len(self.runs) >= self.max_running:
                 return
             for record in self.registry.active():
                 if len(self.runs) >= self.max_running:
                     break
-                if record.id in self.runs:
+                if record.id in self.runs or record.id in self._unrecorded:
                     continue
                 try:
                     opened = self.backend.open(record.id, record.spec)
                 except Exception as exc:  # the spec or the store cannot be opened
-                    self._fail(record.id, f"cannot open the sweep's store: {exc}")
+                    self._fail(record.id, disk_full_message(exc) if is_disk_full(exc)
+                               else f"cannot open the sweep's store: {exc}")
                     continue
                 run = SweepRun(
                     id=record.id,
@@ -287,6 +310,18 @@ class Scheduler:
 
     def _complete(self, handle: Any) -> None:
         with self._lock:
+            for sweep_id, (stopped, left) in list(self._draining.items()):
+                if handle in left:  # a task of a stopped sweep ended: count the store again
+                    left.discard(handle)
+                    try:
+                        self.runner.result(handle)
+                    except BaseException:  # cancelled, or it raised: nothing to report
+                        pass
+                    if not left:
+                        del self._draining[sweep_id]
+                        if sweep_id not in self.runs:  # not resumed meanwhile
+                            self._recount(stopped)
+                    return
             run = next((r for r in self.runs.values() if handle in r.in_flight), None)
             if run is None:
                 return
@@ -294,6 +329,10 @@ class Scheduler:
             try:
                 out = self.runner.result(handle)
             except Exception as exc:
+                if is_disk_full(exc):  # no retry loop: stop the sweep with the cause
+                    self.tasks_failed += 1
+                    self._fail(run.id, disk_full_message(exc))
+                    return
                 attempt = run.attempts.get((point, task), 0) + 1
                 if attempt <= RETRIES:
                     _log.warning("sweep %s: task (%d, %d) raised %r; retry %d of %d",
@@ -328,7 +367,8 @@ class Scheduler:
         try:
             self.backend.finalize(run.id, run.spec)
         except Exception as exc:
-            self._fail(run.id, f"writing the summaries failed: {type(exc).__name__}: {exc}")
+            self._fail(run.id, disk_full_message(exc) if is_disk_full(exc) else
+                       f"writing the summaries failed: {type(exc).__name__}: {exc}")
             return
         self.registry.set_state(run.id, "done", only_from=("running", "queued"))
 
@@ -336,7 +376,12 @@ class Scheduler:
         _log.error("sweep %s failed: %s", sweep_id, error)
         self.sweeps_failed += 1
         self._drop(sweep_id)
-        self.registry.set_state(sweep_id, "failed", error=error, only_from=("running", "queued"))
+        try:
+            self.registry.set_state(sweep_id, "failed", error=error,
+                                    only_from=("running", "queued"))
+        except Exception as exc:  # e.g. the disk is full: hold it here, record it later
+            _log.error("sweep %s: cannot record its failure (%s); holding it", sweep_id, exc)
+            self._unrecorded[sweep_id] = error
 
     def _drop(self, sweep_id: str) -> None:
         """Stop scheduling a sweep: cancel its in-flight tasks and save its progress."""
@@ -345,8 +390,23 @@ class Scheduler:
             self._order.remove(sweep_id)
         if run is not None:
             self.runner.cancel(list(run.in_flight))
-            self._save(run, force=True)
+            if run.in_flight:  # recount once the cancelled tasks have ended
+                self._draining[sweep_id] = (run, set(run.in_flight))
+            self._recount(run)
         self._close_sink(sweep_id)
+
+    def _recount(self, run: SweepRun) -> None:
+        """Save a stopped sweep's progress with the finished tasks its store holds."""
+        count = getattr(self.backend, "count_done", None)
+        if count is not None:  # status counts what is in the store, not what we saw
+            try:
+                run.done = int(count(run.id))
+            except Exception:
+                _log.warning("sweep %s: cannot count its finished tasks", run.id)
+        try:
+            self._save(run, force=True)
+        except Exception:
+            _log.warning("sweep %s: cannot save its progress", run.id)
 
     def _close_sink(self, sweep_id: str) -> None:
         sink = self._sinks.pop(sweep_id, None)

@@ -84,6 +84,24 @@ class ServiceSettings(BaseSettings):
         default=3600.0, gt=0, description="an event stream ends after this"
     )
 
+    # ---- bounds on what clients may consume (limits.py, storage.py, routes/events.py) -------
+    max_queued_per_token: int = Field(
+        default=20, ge=1, description="queued or running sweeps per token (429 past it)"
+    )
+    submissions_per_minute: int = Field(
+        default=60, ge=1, description="POST /v1/sweeps per token per minute (429 past it)"
+    )
+    max_disk_bytes: int | None = Field(
+        default=None, ge=1, description="cap on the data directory's size (507 past it)"
+    )
+    retention_days: float | None = Field(
+        default=None, gt=0, description="finished sweeps older than this are purged"
+    )
+    max_streams: int = Field(default=64, ge=1, description="open event streams in total")
+    max_streams_per_client: int = Field(
+        default=4, ge=1, description="open event streams per token (or per address without)"
+    )
+
     @field_validator("tokens", mode="before")
     @classmethod
     def _split_tokens(cls, value: Any) -> Any:

@@ -15,6 +15,7 @@ import numpy as np
 import zarr
 from patchwalk_client.sweep import axes
 
+from patchwalk_worker.integrity import CHUNK_CODECS
 from patchwalk_worker.summary import CONVERGED_SLOPE_TOL
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,6 +38,7 @@ def _put(g: zarr.Group, name: str, data: Any, dims: Sequence[str], **attrs: Any)
         arr = arr.astype("<U1")
     a = g.create_array(name, shape=arr.shape, dtype=arr.dtype,
                        dimension_names=tuple(dims), overwrite=True,
+                       compressors=CHUNK_CODECS,
                        fill_value=np.nan if arr.dtype.kind == "f" else None,
                        attributes=attrs)
     a[...] = arr

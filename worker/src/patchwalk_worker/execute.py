@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from patchwalk_worker.integrity import task_problem
 from patchwalk_worker.store import SweepStore
 from patchwalk_worker.task import TaskResult, run_task
 
@@ -25,8 +26,28 @@ if TYPE_CHECKING:  # pragma: no cover
 #: A task runner: ``(resolved point spec, point, task) -> TaskResult``.
 Runner = Callable[["SweepSpec", int, int], TaskResult]
 
+#: Marker file in a store: its sweep is cancelled, tasks still in flight write nothing.
+CANCEL_MARK = "cancelled"
+
 _CACHE: dict[tuple[str, str], SweepStore] = {}
 _LOCK = threading.Lock()
+
+
+def mark_cancelled(store_path: str | Path) -> None:
+    """Tell the tasks of the store's sweep still queued or running to write nothing."""
+    folder = Path(store_path)
+    if folder.is_dir():
+        (folder / CANCEL_MARK).touch()
+
+
+def clear_cancelled(store_path: str | Path) -> None:
+    """Let the store's sweep run again (a resumed sweep)."""
+    (Path(store_path) / CANCEL_MARK).unlink(missing_ok=True)
+
+
+def is_cancelled(store_path: str | Path) -> bool:
+    """Whether the store's sweep was cancelled (:func:`mark_cancelled`)."""
+    return (Path(store_path) / CANCEL_MARK).exists()
 
 
 def _open(store_path: str) -> SweepStore:
@@ -62,15 +83,25 @@ def execute_task(
     -------
     dict
         ``steps`` (particle-steps done), ``seconds`` (wall time of the computation, excluding
-        store I/O), ``skipped`` (True if the task was already done).
+        store I/O), ``skipped`` (True if the task was already done and verifies, or its sweep
+        was cancelled: then nothing is written).
+
+    A task marked done whose chunks fail verification (:mod:`patchwalk_worker.integrity`) is
+    computed again. A sweep cancelled while the task waited or ran (:func:`mark_cancelled`)
+    gets nothing written: the store stops gaining tasks at the cancellation.
     """
     store = _open(str(store_path))
-    if store.is_done(point, task):
+    if is_cancelled(store_path):
+        return {"point": point, "task": task, "steps": 0, "seconds": 0.0, "skipped": True}
+    if store.is_done(point, task) and task_problem(store, point, task) is None:
         return {"point": point, "task": task, "steps": 0, "seconds": 0.0, "skipped": True}
     spec = store.points[point].spec
     t0 = time.perf_counter()
     result = (runner or run_task)(spec, point, task)
     seconds = time.perf_counter() - t0
+    if is_cancelled(store_path) or not (Path(store_path) / "zarr.json").exists():
+        # cancelled (or purged) while computing: write nothing
+        return {"point": point, "task": task, "steps": 0, "seconds": seconds, "skipped": True}
     store.write(point, task, result)
     return {
         "point": point,

@@ -37,6 +37,7 @@ from patchwalk_client.sweep import axes, expand_points
 
 from patchwalk_worker import __version__
 from patchwalk_worker.dataset import write_dataset
+from patchwalk_worker.integrity import CHUNK_CODECS, require_verified, verified_done_mask
 from patchwalk_worker.kernels.kernel import escape_distances
 from patchwalk_worker.results import read_results, records, summarise, write_results
 from patchwalk_worker.task import TaskResult, n_tasks
@@ -145,7 +146,10 @@ class SweepStore:
         n_d = max(x.shape[0] for x in self.distances)
         with _quiet():
             t = self.group.require_group("tasks")
-            common: dict[str, Any] = {"overwrite": True}
+            # checksummed chunks (integrity.py); every chunk written, even one equal to the fill
+            # value, so that a missing chunk always means a lost one
+            common: dict[str, Any] = {"overwrite": True, "compressors": CHUNK_CODECS,
+                                      "config": {"write_empty_chunks": True}}
             t.create_array("sums", shape=(n_p, k_max, n_t, 5), chunks=(1, 1, n_t, 5),
                            dtype="f8", fill_value=np.nan,
                            dimension_names=("point", "task", "t", "moment"), **common)
@@ -233,8 +237,12 @@ class SweepStore:
         return bool(self._tasks("done")[point, task])
 
     def pending(self) -> list[tuple[int, int]]:
-        """Unfinished ``(point, task)`` pairs in deterministic (point, task) order."""
-        mask = self.done_mask()
+        """Unfinished ``(point, task)`` pairs in deterministic (point, task) order.
+
+        A task marked done whose chunks fail verification (missing, truncated, checksum
+        mismatch: :mod:`patchwalk_worker.integrity`) is unfinished: it is recomputed.
+        """
+        mask = verified_done_mask(self)
         return [(p, k) for p, nk in enumerate(self.n_tasks) for k in range(nk) if not mask[p, k]]
 
     # ------------------------------------------------------------------ task data
@@ -300,7 +308,10 @@ class SweepStore:
         ------
         StoreError
             If some task is not done yet.
+        IntegrityError
+            If a finished task fails verification (it is never summarised).
         """
+        require_verified(self)
         if not self.complete():
             raise StoreError(
                 f"{self.path}: {self.done_count()} of {self.total()} tasks done; "

@@ -29,13 +29,13 @@ class Readiness(BaseModel):
 
 
 @public.get("/healthz", response_model=Health)
-def healthz() -> Health:
-    """The process is up."""
+async def healthz() -> Health:
+    """The process is up (answered on the event loop: never waits for the thread pool)."""
     return Health()
 
 
 @public.get("/readyz", response_model=Readiness)
-def readyz(request: Request) -> Readiness:
+async def readyz(request: Request) -> Readiness:
     """The registry and the cluster client are up and the scheduler accepts work."""
     if not request.app.state.ready:
         raise ProblemError(503, "the service is starting or stopping; retry in a few seconds")

@@ -1,9 +1,11 @@
 """Results of a finished sweep: κ̄(t), κ̄_2D, escape rates, theory, plot and dataset.
 
 Every answer of a done sweep is read from what it stored when it was finalised
-(``request.app.state.backend.results``). A running or cancelled sweep answers ``/kappa``,
-``/kappa2d``, ``/escape`` and ``/theory`` with the results of its finished tasks, computed on
-request and marked ``partial`` (``backend.partial``); never cached.
+(``request.app.state.backend.results``); no handler computes physics. Answers of a done sweep
+are built once and then served from :mod:`patchwalk_service.cache` with an ``ETag``
+(``If-None-Match`` → 304), without the thread pool. A running or cancelled sweep answers
+``/kappa``, ``/kappa2d``, ``/escape``, ``/theory`` and ``/density`` with the results of its
+finished tasks, computed on request and marked ``partial`` (``backend.partial``); never cached.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import FileResponse, JSONResponse, Response
 from patchwalk_client.errors import UnknownAxisError
 from patchwalk_client.models import (
     DensityResults,
@@ -28,6 +32,7 @@ from patchwalk_client.models import (
 )
 from starlette.background import BackgroundTask
 
+from ..cache import cached
 from ..plots import plot_kappa, plot_kappa2d
 from ..problems import ProblemError
 from ..registry import SweepRecord
@@ -113,40 +118,21 @@ def _kappa2d(request: Request, sweep_id: str) -> Kappa2DResults:
                           **ans.extra)
 
 
-@router.get("/sweeps/{sweep_id}/kappa", response_model=KappaResults)
-def kappa(request: Request, sweep_id: str) -> KappaResults:
-    """κ̄(t) ± error per point, the ``patchwalk run --json`` shape; filter with ``?axis=value``
-    (partial while the sweep runs)."""
-    return _kappa(request, sweep_id)
-
-
-@router.get("/sweeps/{sweep_id}/kappa2d", response_model=Kappa2DResults)
-def kappa2d(request: Request, sweep_id: str) -> Kappa2DResults:
-    """Converged κ̄_2D per point (2D sweeps), with the heuristics of eqs (10), (11)."""
-    return _kappa2d(request, sweep_id)
-
-
-@router.get("/sweeps/{sweep_id}/escape", response_model=EscapeResults)
-def escape(request: Request, sweep_id: str) -> EscapeResults:
-    """Escape (first-passage) fraction, mean time and rate per point and distance (eq. 8)."""
+def _escape(request: Request, sweep_id: str) -> EscapeResults:
     ans = _results(request, sweep_id)
     pts = ans.results.escape
     return EscapeResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
                          **ans.extra)
 
 
-@router.get("/sweeps/{sweep_id}/theory", response_model=TheoryResults)
-def theory(request: Request, sweep_id: str) -> TheoryResults:
-    """Theory curves (κ_A, κ_H, scalings 7 and 11, progressive harmonic mean) per point."""
+def _theory(request: Request, sweep_id: str) -> TheoryResults:
     ans = _results(request, sweep_id)
     pts = ans.results.theory
     return TheoryResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
                          **ans.extra)
 
 
-@router.get("/sweeps/{sweep_id}/density", response_model=DensityResults)
-def density(request: Request, sweep_id: str) -> DensityResults:
-    """n(x, t) of a point source per point (``[density]`` of the spec; Fig. 2)."""
+def _density(request: Request, sweep_id: str) -> DensityResults:
     ans = _results(request, sweep_id)
     pts = ans.results.density
     if not pts:
@@ -160,19 +146,71 @@ def density(request: Request, sweep_id: str) -> DensityResults:
                           **ans.extra)
 
 
+def _plot(request: Request, sweep_id: str) -> bytes:
+    record = _done_record(request, sweep_id)
+    if int(record.spec.get("dimensions", 1)) == 2:
+        return plot_kappa2d(_kappa2d(request, sweep_id).points, title=record.name)
+    return plot_kappa(_kappa(request, sweep_id).points, title=record.name)
+
+
+def _body(model: Any) -> bytes:
+    """The JSON bytes FastAPI would send for ``model`` (same encoder, same separators)."""
+    return bytes(JSONResponse(jsonable_encoder(model)).body)
+
+
+async def _json_route(request: Request, sweep_id: str, route: str, fn: Any) -> Response:
+    async def build() -> tuple[str, bytes, bool]:
+        model = await run_in_threadpool(fn, request, sweep_id)
+        return "application/json", _body(model), model.partial is None
+
+    return await cached(request, sweep_id, route, build)
+
+
+@router.get("/sweeps/{sweep_id}/kappa", response_model=KappaResults)
+async def kappa(request: Request, sweep_id: str) -> Response:
+    """κ̄(t) ± error per point, the ``patchwalk run --json`` shape; filter with ``?axis=value``
+    (partial while the sweep runs)."""
+    return await _json_route(request, sweep_id, "kappa", _kappa)
+
+
+@router.get("/sweeps/{sweep_id}/kappa2d", response_model=Kappa2DResults)
+async def kappa2d(request: Request, sweep_id: str) -> Response:
+    """Converged κ̄_2D per point (2D sweeps), with the heuristics of eqs (10), (11)."""
+    return await _json_route(request, sweep_id, "kappa2d", _kappa2d)
+
+
+@router.get("/sweeps/{sweep_id}/escape", response_model=EscapeResults)
+async def escape(request: Request, sweep_id: str) -> Response:
+    """Escape fraction, mean time and rate per point and distance (eq. 8), beside the exact
+    mean first-passage time of the same realisations."""
+    return await _json_route(request, sweep_id, "escape", _escape)
+
+
+@router.get("/sweeps/{sweep_id}/theory", response_model=TheoryResults)
+async def theory(request: Request, sweep_id: str) -> Response:
+    """Theory curves (κ_A, κ_H, scalings 7 and 11, progressive harmonic mean) per point, each
+    with its range of validity."""
+    return await _json_route(request, sweep_id, "theory", _theory)
+
+
+@router.get("/sweeps/{sweep_id}/density", response_model=DensityResults)
+async def density(request: Request, sweep_id: str) -> Response:
+    """n(x, t) of a point source per point (``[density]`` of the spec; Fig. 2)."""
+    return await _json_route(request, sweep_id, "density", _density)
+
+
 @router.get(
     "/sweeps/{sweep_id}/plot.png",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-def plot(request: Request, sweep_id: str) -> Response:
+async def plot(request: Request, sweep_id: str) -> Response:
     """Log-log κ̄(t) with κ_A and κ_H marked per point; κ̄_2D against the swept axis in 2D."""
-    record = _done_record(request, sweep_id)
-    if int(record.spec.get("dimensions", 1)) == 2:
-        png = plot_kappa2d(_kappa2d(request, sweep_id).points, title=record.name)
-    else:
-        png = plot_kappa(_kappa(request, sweep_id).points, title=record.name)
-    return Response(png, media_type="image/png")
+
+    async def build() -> tuple[str, bytes, bool]:
+        return "image/png", await run_in_threadpool(_plot, request, sweep_id), True
+
+    return await cached(request, sweep_id, "plot.png", build)
 
 
 def _zip_dir(src: Path) -> str:

@@ -1,23 +1,29 @@
-"""Sweep submission, listing, status, progress events and cancellation."""
+"""Sweep submission, listing, status and cancellation (progress events: :mod:`.events`).
+
+Submission is bounded (:mod:`..limits`: submissions per minute, queued sweeps per token;
+:mod:`..storage`: free space and the disk cap). Status reads one registry row on the event loop,
+never queueing behind the thread pool.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import AsyncIterator
+import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
 from patchwalk_client.models import SweepPage, SweepStatus
 
+from ..contract import check_body_types
+from ..limits import check_quota, check_rate, owner_of
 from ..problems import ProblemError
-from ..registry import STATES, TERMINAL, SweepRecord
+from ..registry import ACTIVE, STATES, SweepRecord, sweep_id_for
+from ..storage import check_space, purge
 
 router = APIRouter(tags=["sweeps"])
+_log = logging.getLogger(__name__)
 
 _TEXT_TYPES = ("toml", "yaml", "yml", "text/plain")
 
@@ -44,9 +50,13 @@ def sweep_view(request: Request, record: SweepRecord) -> SweepStatus:
         "estimated_steps": record.estimated_steps,
         "spec_hash": record.spec_hash,
     }
-    live = request.app.state.scheduler.progress(record.id)
+    scheduler = request.app.state.scheduler
+    live = scheduler.progress(record.id)
     if live is not None and record.state == "running":
         data.update(live)
+    held = scheduler.unrecorded_failure(record.id)
+    if held is not None and record.state in ACTIVE:  # failed, the registry could not be written
+        data.update(state="failed", error=held)
     if record.state == "done":
         data["eta_seconds"] = 0.0
     base = f"/v1/sweeps/{record.id}"
@@ -130,12 +140,13 @@ def _spec_source(body: bytes, content_type: str) -> tuple[str | dict[str, Any], 
     if ctype.endswith("json") or (not ctype and text.lstrip().startswith("{")):
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # bad JSON, too deep, too many digits
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise ProblemError(
                 422,
-                f"the body is not valid JSON: {exc}",
+                f"the body is not valid JSON: {why}",
                 title="Invalid sweep spec",
-                errors=[{"loc": "", "msg": f"invalid JSON: {exc}"}],
+                errors=[{"loc": "", "msg": f"invalid JSON: {why}"}],
             ) from None
         if not isinstance(data, dict):
             raise ProblemError(
@@ -146,6 +157,21 @@ def _spec_source(body: bytes, content_type: str) -> tuple[str | dict[str, Any], 
             )
         return data, "application/json"
     return text, ctype or None
+
+
+def _check_text(spec: dict[str, Any]) -> None:
+    """422 for text that cannot be stored: a lone UTF-16 surrogate such as ``\\ud800``."""
+    try:
+        json.dumps(spec, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end] if isinstance(exc.object, str) else ""
+        raise ProblemError(
+            422,
+            f"the spec contains text that is not valid Unicode ({bad!a}, a lone surrogate); "
+            "send UTF-8 text without unpaired surrogates",
+            title="Invalid sweep spec",
+            errors=[{"loc": "", "msg": f"invalid Unicode {bad!a}"}],
+        ) from None
 
 
 @router.post(
@@ -159,6 +185,8 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
     from patchwalk_client.errors import SpecError
 
     settings = request.app.state.settings
+    owner = owner_of(request)
+    check_rate(request, owner)
     body = await _read_body(request, settings.max_body_bytes)
     source, media_type = _spec_source(body, request.headers.get("content-type", ""))
     backend = request.app.state.backend
@@ -168,6 +196,24 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
         )
     except SpecError as exc:
         raise ProblemError(422, str(exc), title="Invalid sweep spec", errors=exc.errors) from None
+    except (ValueError, RecursionError, TypeError, ArithmeticError) as exc:
+        # a parser's own limits (nesting depth, integer digits, a lone surrogate) or numbers
+        # the planning arithmetic cannot take (5e-324 patches): the spec is unusable, say so
+        _log.warning("spec refused while planning: %s: %s", type(exc).__name__, exc)
+        why = "nested too deeply" if isinstance(exc, RecursionError) else (
+            f"{type(exc).__name__}: {exc}")
+        raise ProblemError(
+            422, f"the spec cannot be read: {why}", title="Invalid sweep spec",
+            errors=[{"loc": "", "msg": why}],
+        ) from None
+    _check_text(plan.spec)
+    if isinstance(source, dict):
+        check_body_types(source, plan.spec)
+    registry = request.app.state.registry
+    existing = registry.get(sweep_id_for(plan.spec_hash))
+    if existing is None or existing.state not in (*ACTIVE, "done"):
+        check_quota(request, registry, owner)
+        await run_in_threadpool(check_space, request)
     msg = plan.over_budget(settings.max_steps)
     if msg:
         raise ProblemError(
@@ -187,13 +233,14 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
             budget_steps=settings.max_steps,
             estimated_steps=plan.estimated_steps,
         )
-    record, created = request.app.state.registry.create_or_get(
+    record, created = registry.create_or_get(
         spec_hash=plan.spec_hash,
         name=plan.name,
         spec=plan.spec,
         n_points=plan.n_points,
         tasks_total=plan.tasks_total,
         estimated_steps=plan.estimated_steps,
+        owner=owner,
     )
     request.app.state.scheduler.wake()
     response.status_code = 202 if created else 200
@@ -204,9 +251,11 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
 @router.get("/sweeps", response_model=SweepPage)
 def list_sweeps(
     request: Request,
-    state: str | None = Query(None, description="only sweeps in this state"),
+    state: Literal["queued", "running", "done", "failed", "cancelled"] | None = Query(
+        None, description="only sweeps in this state"
+    ),
     limit: int | None = Query(None, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**62),
 ) -> SweepPage:
     """List sweeps, newest first, paged (``limit``, ``offset``), optionally by ``state``."""
     if state is not None and state not in STATES:
@@ -232,60 +281,33 @@ def list_sweeps(
 
 
 @router.get("/sweeps/{sweep_id}", response_model=SweepStatus)
-def get_sweep(request: Request, sweep_id: str) -> SweepStatus:
+async def get_sweep(request: Request, sweep_id: str) -> SweepStatus:
     """State, tasks done/total, particle-steps/s, ETA and error of one sweep."""
     return sweep_view(request, get_record(request, sweep_id))
 
 
-@router.delete("/sweeps/{sweep_id}", response_model=SweepStatus)
-def cancel_sweep(request: Request, sweep_id: str) -> SweepStatus:
-    """Cancel a queued or running sweep (a finished one is left as it is)."""
-    record = get_record(request, sweep_id)
-    registry = request.app.state.registry
-    if registry.set_state(sweep_id, "cancelled", only_from=("queued", "running")):
-        request.app.state.scheduler.request_cancel(sweep_id)
-    del record
-    return sweep_view(request, get_record(request, sweep_id))
-
-
-@router.get(
-    "/sweeps/{sweep_id}/events",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+@router.delete(
+    "/sweeps/{sweep_id}",
+    response_model=SweepStatus,
+    responses={204: {"description": "purged: the sweep's store and record are gone"}},
 )
-async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
-    """Server-sent ``progress`` events until the sweep ends (then one ``end`` event)."""
+def cancel_sweep(
+    request: Request,
+    response: Response,
+    sweep_id: str,
+    purge_store: bool = Query(
+        False, alias="purge", description="also remove the sweep's store and record (204)"
+    ),
+) -> SweepStatus | Response:
+    """Cancel a queued or running sweep (a finished one is left); ``?purge=true`` removes it."""
+    from patchwalk_worker.execute import mark_cancelled
+
     get_record(request, sweep_id)
-    settings = request.app.state.settings
-
-    async def stream() -> AsyncIterator[str]:
-        deadline = time.monotonic() + settings.events_max_seconds
-        last = None
-        last_sent = 0.0
-        while True:
-            record = await run_in_threadpool(request.app.state.registry.get, sweep_id)
-            if record is None:
-                yield 'event: end\ndata: {"state": "gone"}\n\n'
-                return
-            view = sweep_view(request, record).model_dump(mode="json")
-            payload = json.dumps(view, sort_keys=True)
-            now = time.monotonic()
-            if payload != last:
-                yield f"event: progress\ndata: {payload}\n\n"
-                last, last_sent = payload, now
-            elif now - last_sent > 15.0:
-                yield ": keep-alive\n\n"
-                last_sent = now
-            if record.state in TERMINAL:
-                yield f"event: end\ndata: {payload}\n\n"
-                return
-            if now > deadline or await request.is_disconnected():
-                yield "event: timeout\ndata: {}\n\n"
-                return
-            await asyncio.sleep(settings.events_interval)
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    state = request.app.state
+    if purge_store:
+        purge(state, sweep_id)
+        return Response(status_code=204)
+    if state.registry.set_state(sweep_id, "cancelled", only_from=("queued", "running")):
+        mark_cancelled(state.backend.store_path(sweep_id))  # tasks in flight write nothing
+        state.scheduler.request_cancel(sweep_id)
+    return sweep_view(request, get_record(request, sweep_id))

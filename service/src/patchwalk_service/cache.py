@@ -1,0 +1,105 @@
+"""Finished results, cached: each answer of a done sweep is built once and served with an ETag.
+
+A done sweep's results never change (until it is purged), so the bytes of each result answer —
+per sweep, route and query — are kept in a bounded LRU with a strong ``ETag`` (a digest of the
+bytes). A request whose ``If-None-Match`` names it gets ``304 Not Modified`` and no body; any
+other request gets the cached bytes without touching the store or the thread pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+from fastapi.responses import Response
+
+#: Headers of every cached answer: clients may keep it but must revalidate.
+CACHE_CONTROL = "private, max-age=0, must-revalidate"
+
+
+class ResultsCache:
+    """LRU of ``(sweep_id, route, query) -> (etag, media type, body)`` (thread-safe)."""
+
+    def __init__(self, max_entries: int = 512, max_bytes: int = 256 * 2**20) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, str, str], tuple[str, str, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[str, str, str]) -> tuple[str, str, bytes] | None:
+        """The cached answer, or None."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item
+
+    def put(self, key: tuple[str, str, str], media_type: str, body: bytes) -> str:
+        """Keep an answer; returns its ETag."""
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[2])
+            self._items[key] = (etag, media_type, body)
+            self._bytes += len(body)
+            while self._items and (
+                len(self._items) > self.max_entries or self._bytes > self.max_bytes
+            ):
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped[2])
+        return etag
+
+    def forget(self, sweep_id: str) -> None:
+        """Drop every answer of a sweep (purged)."""
+        with self._lock:
+            for key in [k for k in self._items if k[0] == sweep_id]:
+                self._bytes -= len(self._items.pop(key)[2])
+
+
+def _matches(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match", "")
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _answer(request: Request, etag: str, media_type: str, body: bytes) -> Response:
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if _matches(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+async def cached(
+    request: Request,
+    sweep_id: str,
+    route: str,
+    build: Callable[[], Awaitable[tuple[str, bytes, bool]]],
+) -> Response:
+    """Serve ``route`` of a done sweep from the cache, building it once with ``build``.
+
+    ``build`` returns ``(media type, body, final)`` and raises (409, 404, 422...) when there is
+    no answer; only a final answer (a done sweep's, not the partial one of a running sweep) is
+    cached.
+    """
+    cache: ResultsCache = request.app.state.results_cache
+    key = (sweep_id, route, str(request.url.query))
+    hit = cache.get(key)
+    if hit is not None:
+        return _answer(request, *hit)
+    media_type, body, final = await build()
+    if not final:
+        return Response(body, media_type=media_type, headers={"Cache-Control": "no-store"})
+    etag = cache.put(key, media_type, body)
+    return _answer(request, etag, media_type, body)
