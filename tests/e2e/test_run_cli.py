@@ -59,12 +59,12 @@ def test_settings_come_from_the_environment_and_options_override_them(
     tmp_path: Path, spec_file: Path
 ) -> None:
     out = tmp_path / "out.zarr"
-    r = patchwalk("run", str(spec_file), "--out", str(out), env={"PATCHWALK_MAX_STEPS": "10"})
-    assert r.returncode == 2 and "more than the limit 10:" in r.stderr, r.stderr
-    assert not out.exists()
-    r = patchwalk("run", str(spec_file), "--out", str(out), "--max-steps", "20",
-                  env={"PATCHWALK_MAX_STEPS": "10"})
-    assert r.returncode == 2 and "more than the limit 20:" in r.stderr, r.stderr
+    env = {"PATCHWALK_MAX_CPU_HOURS": "1e-9"}
+    r = patchwalk("run", str(spec_file), "--out", str(out), env=env)
+    assert r.returncode == 2 and "budget of 1e-09 CPU-hours" in r.stderr, r.stderr
+    assert "PATCHWALK_MAX_CPU_HOURS" in r.stderr and not out.exists()
+    r = patchwalk("run", str(spec_file), "--out", str(out), "--max-cpu-hours", "2e-9", env=env)
+    assert r.returncode == 2 and "budget of 2e-09 CPU-hours" in r.stderr, r.stderr
     r = patchwalk("run", str(spec_file), "--out", str(out), env={"PATCHWALK_WORKERS": "0"})
     assert r.returncode == 2 and "PATCHWALK_WORKERS" in r.stderr and not out.exists()
 
@@ -127,3 +127,24 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     sa = np.asarray(xr.open_zarr(out, group="tasks")["sums"])
     sb = np.asarray(xr.open_zarr(ref, group="tasks")["sums"])
     assert sa.tobytes() == sb.tobytes()
+
+
+def test_dry_run_writes_nothing_and_late_example_is_accepted(tmp_path: Path) -> None:
+    late = tmp_path / "late.toml"
+    text = (Path(__file__).parents[2] / "examples" / "example.toml").read_text()
+    late.write_text(text.replace("count = 20000", "count = 2000").replace("max = 1e4", "max = 1e7"))
+    out = tmp_path / "never.zarr"
+    for var in [k for k in os.environ if k.startswith("PATCHWALK_")]:
+        os.environ.pop(var)
+    r = patchwalk("run", str(late), "--out", str(out), "--dry-run", "--json", "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["accepted"] is True and info["budget_cpu_hours"] == 100.0
+    assert info["tasks"] == 1 and info["workers"] == 2
+    # the pilot's steps: README's late-time benchmark takes ~2e6 steps per particle to 1e7
+    assert 1e9 < info["estimated_steps"] < 2e10
+    assert info["estimated_wall_seconds"] >= info["estimated_cpu_hours"] * 3600 / 2
+    assert not out.exists()
+    text = patchwalk("run", str(late), "--dry-run", "--max-cpu-hours", "1e-3")
+    assert text.returncode == 2 and "CPU-hours" in text.stdout + text.stderr
+    assert "particle-steps" in text.stdout and "on " in text.stdout

@@ -43,7 +43,7 @@ def register_run(subparsers: Any) -> None:
         "run", help="run a sweep locally or on a Dask scheduler",
         description="Run (or resume) a parameter sweep into a zarr store. Defaults come from "
                     "PATCHWALK_* environment variables (PATCHWALK_WORKERS, PATCHWALK_SCHEDULER, "
-                    "PATCHWALK_MAX_IN_FLIGHT, PATCHWALK_MAX_STEPS); an option overrides them.")
+                    "PATCHWALK_MAX_IN_FLIGHT, PATCHWALK_MAX_CPU_HOURS); an option overrides them.")
     p.add_argument("spec", help="sweep spec file (.toml, .json, .yaml)")
     p.add_argument("--out", metavar="STORE", default=None,
                    help="zarr store to write (resumed if it holds the same spec); "
@@ -56,8 +56,10 @@ def register_run(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help='print {"points": [...]} as JSON')
     p.add_argument("--max-in-flight", type=int, default=None, metavar="K",
                    help="tasks submitted at once (default: 2 x workers)")
-    p.add_argument("--max-steps", type=float, default=None, metavar="S",
-                   help="compute budget in particle-steps (default 1e12)")
+    p.add_argument("--max-cpu-hours", type=float, default=None, metavar="H",
+                   help="compute budget: estimated CPU-hours per sweep (default 100)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print tasks, estimated particle-steps and wall time; run nothing")
     p.set_defaults(func=cmd_run)
 
 
@@ -152,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from patchwalk_client.spec import load_spec
     from patchwalk_worker.store import StoreError
 
-    from .engine import prepare
+    from .engine import finished_store, prepare
     from .settings import SettingsError, settings_from_args
 
     try:
@@ -168,6 +170,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         _err(f"patchwalk run: cannot read {args.spec}: {exc}")
         return 2
+    if args.dry_run:
+        return _dry_run(spec, settings, args.json)
+    if args.out is not None and finished_store(spec, args.out):
+        from patchwalk_worker.results import read_results
+
+        _err(f"{args.out} is complete: nothing to run")
+        _print_results(read_results(args.out), args.json)
+        return 0
     tmp = None
     out = args.out
     if out is None:
@@ -175,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = str(Path(tmp) / "sweep.zarr")
     try:
         try:
-            prepared = prepare(spec, out, max_steps=settings.max_steps)
+            prepared = prepare(spec, out, max_cpu_hours=settings.max_cpu_hours)
         except SpecError as exc:
             _err(f"patchwalk run: {exc.title}:\n{_format_errors(exc)}")
             return 2
@@ -188,13 +198,59 @@ def cmd_run(args: argparse.Namespace) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _dry_run(spec: Any, settings: ServiceSettings, as_json: bool) -> int:
+    """``patchwalk run --dry-run``: the plan and its cost on this cluster; nothing written."""
+    from patchwalk_client.errors import SpecError
+
+    from .backend import StoreBackend
+
+    try:
+        plan = StoreBackend(Path(tempfile.gettempdir())).plan(spec.model_dump(mode="json"))
+    except SpecError as exc:
+        _err(f"patchwalk run: invalid spec:\n{_format_errors(exc)}")
+        return 2
+    if plan.errors:
+        _err("patchwalk run: the sweep cannot run:\n" + "\n".join(
+            f"  {e['loc']}: {e['msg']}" for e in plan.errors))
+        return 2
+    workers = settings.workers
+    info = plan.dry_run(workers)
+    over = plan.over_budget(settings.max_cpu_hours)
+    info["budget_cpu_hours"] = settings.max_cpu_hours
+    info["accepted"] = over is None
+    print(json.dumps(info) if as_json else (
+        f"sweep {plan.name!r}: {plan.n_points} points, {plan.tasks_total} tasks "
+        f"({', '.join(sorted(plan.kernels))})\n"
+        f"estimated {plan.estimated_steps:.3g} particle-steps, "
+        f"{plan.estimated_cpu_hours:.3g} CPU-hours, about {_hms(plan.wall_seconds(workers))} "
+        f"on {workers} workers (budget {settings.max_cpu_hours:g} CPU-hours)"))
+    if over:
+        _err(f"patchwalk run: {over}")
+        return 2
+    return 0
+
+
+def _hms(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"
+
+
 def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared, out: str) -> int:
     from patchwalk_worker.results import read_results
     from patchwalk_worker.store import SweepStore
 
     from .cluster import make_client
     from .engine import run_prepared
+    from .registry import sweep_id_for
 
+    if prepared.skipped == prepared.plan.tasks_total:  # nothing to compute: no cluster
+        prepared.backend.finalize(sweep_id_for(prepared.plan.spec_hash), prepared.plan.spec)
+        _err(f"skipped {prepared.skipped} finished tasks")
+        _print_results(read_results(out), args.json)
+        return 0
     try:
         client = make_client(settings, prepared.plan.kernels)
     except (OSError, TimeoutError) as exc:

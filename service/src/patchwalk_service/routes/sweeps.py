@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from patchwalk_client.models import SweepPage, SweepStatus
 
 from ..problems import ProblemError
@@ -152,7 +152,10 @@ def _spec_source(body: bytes, content_type: str) -> tuple[str | dict[str, Any], 
     response_model=SweepStatus,
     responses={200: {"model": SweepStatus, "description": "the identical sweep already exists"}},
 )
-async def submit_sweep(request: Request, response: Response) -> SweepStatus:
+async def submit_sweep(
+    request: Request, response: Response,
+    dry_run: bool = Query(False, description="only estimate the cost; create nothing"),
+) -> Any:
     """Submit a spec (JSON, TOML or YAML body); an identical spec returns the existing sweep."""
     from patchwalk_client.errors import SpecError
 
@@ -161,19 +164,23 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
     source, media_type = _spec_source(body, request.headers.get("content-type", ""))
     backend = request.app.state.backend
     try:
-        plan = await run_in_threadpool(
-            backend.plan, source, max_steps=settings.max_steps, media_type=media_type
-        )
+        plan = await run_in_threadpool(backend.plan, source, media_type=media_type)
     except SpecError as exc:
         raise ProblemError(422, str(exc), title="Invalid sweep spec", errors=exc.errors) from None
-    msg = plan.over_budget(settings.max_steps)
+    msg = plan.over_budget(settings.max_cpu_hours)
+    if dry_run and not plan.errors:
+        response.status_code = 200
+        return JSONResponse({**plan.dry_run(settings.workers),
+                             "budget_cpu_hours": settings.max_cpu_hours,
+                             "accepted": msg is None})
     if msg:
         raise ProblemError(
             422,
             msg,
             title="Sweep beyond the compute budget",
             errors=[*plan.errors, {"loc": "", "msg": msg}],
-            budget_steps=settings.max_steps,
+            budget_cpu_hours=settings.max_cpu_hours,
+            estimated_cpu_hours=plan.estimated_cpu_hours,
             estimated_steps=plan.estimated_steps,
         )
     if plan.errors:
@@ -182,7 +189,8 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
             "the sweep cannot run: " + "; ".join(f"{e['loc']}: {e['msg']}" for e in plan.errors),
             title="Sweep not feasible",
             errors=plan.errors,
-            budget_steps=settings.max_steps,
+            budget_cpu_hours=settings.max_cpu_hours,
+            estimated_cpu_hours=plan.estimated_cpu_hours,
             estimated_steps=plan.estimated_steps,
         )
     record, created = request.app.state.registry.create_or_get(
