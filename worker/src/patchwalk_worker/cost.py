@@ -22,7 +22,8 @@ them). We therefore *measure* it:
   update when a kernel's step rule changes.
 * **kernels with a known step count** (``euler``, ``pitch``: count·t_max/Δt exactly;
   ``reference``: its cell-updates) take their declared ``Kernel.cost``; the pilot only times
-  them.
+  them (task 0's particles on a horizon of ≥ :data:`PILOT_SECONDS`, or t_max; the reference
+  runs task 0 whole when it is small).
 * **wall time** — ns per step is *measured by the pilot* (its largest rung, after the kernel
   was compiled or loaded from the numba cache), and one task costs
   t_medium + steps·ns + :data:`TASK_OVERHEAD_S` (store writes and the Dask round trip,
@@ -53,12 +54,14 @@ PILOT_PARTICLES = 32
 PILOT_MAX_PARTICLES = 512
 #: Largest pilot rung, in particle-steps (≈ 0.05 s for the exact kernel).
 PILOT_STEPS = 1_000_000.0
+#: Shortest timing run of a kernel whose step count is known (timer and cache noise).
+PILOT_SECONDS = 0.05
 #: Growth of the pilot's horizon from one rung to the next.
 PILOT_GROWTH = 8.0
 #: Fixed cost of one task beyond its kernel and medium: five chunk writes and a Dask round trip.
 TASK_OVERHEAD_S = 0.02
 #: Kernels whose declared cost is their exact step count (the pilot only times them).
-EXACT_COUNT = frozenset({"euler", "pitch", "reference"})
+EXACT_COUNT = frozenset({"euler", "pitch"})
 
 _warm: set[str] = set()
 
@@ -140,6 +143,19 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
     if kernel.name == "reference":
         return _reference_cost(spec, point, n_task, formula, t_medium)
     n_p = max(1, min(PILOT_PARTICLES, task_particles(spec, 0)))
+    if kernel.name in EXACT_COUNT:  # steps known: one timing run of about PILOT_STEPS
+        steps_pp = formula / count
+        n_p = max(1, task_particles(spec, 0))
+        horizon = t_max * min(1.0, PILOT_STEPS / (n_p * steps_pp))
+        while True:
+            c0 = time.perf_counter()
+            res = kernel.run(spec, medium, _rung_times(times, horizon), n_p, state)
+            wall = time.perf_counter() - c0
+            if wall >= PILOT_SECONDS or horizon >= t_max:
+                break
+            horizon = min(t_max, horizon * min(PILOT_SECONDS / max(wall, 1e-6), 64.0))
+        ns = 1e9 * wall / max(res.steps, 1)
+        return _totals(spec, n_task, steps_pp, ns, t_medium, "formula")
     bound_pp = formula / count / t_max  # upper bound of steps per particle per unit time
     horizon = min(float(times[0]), PILOT_STEPS / n_p / max(bound_pp, 1e-300))
     horizon = min(max(horizon, t_max * 1e-12), t_max)
@@ -163,10 +179,7 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
         prev = (horizon, s_pp)
         horizon = min(horizon * PILOT_GROWTH, t_max)
     ns = 1e9 * wall / max(res.steps, 1)
-    source = "pilot"
-    if kernel.name in EXACT_COUNT:
-        steps_pp, source = formula / count, "formula"
-    return _totals(spec, n_task, steps_pp, ns, t_medium, source)
+    return _totals(spec, n_task, steps_pp, ns, t_medium, "pilot")
 
 
 def _totals(spec: SweepSpec, n_task: int, steps_pp: float, ns: float, t_medium: float,
