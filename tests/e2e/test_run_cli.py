@@ -148,3 +148,61 @@ def test_dry_run_writes_nothing_and_late_example_is_accepted(tmp_path: Path) -> 
     text = patchwalk("run", str(late), "--dry-run", "--max-cpu-hours", "1e-3")
     assert text.returncode == 2 and "CPU-hours" in text.stdout + text.stderr
     assert "particle-steps" in text.stdout and "on " in text.stdout
+
+
+TOL_SPEC = """
+name = "tol"
+seed = 4
+[medium]
+length = 400.0
+high = { kappa = 1.0, patches = { pdf = "power_law", alpha = 2.5, l_min = 1.0, l_max = 20.0 } }
+low = { kappa = 0.01, patches = { pdf = "same" } }
+[particles]
+count = 100
+per_task = 50
+target_rel_err = 0.1
+max_count = 1500
+[times]
+min = 0.1
+max = 300.0
+count = 6
+[sweep]
+energy = [1.0, 4.0]
+"""
+
+
+@pytest.mark.slow
+def test_run_to_tolerance_same_bits_on_1_and_2_workers_and_after_sigkill(tmp_path: Path) -> None:
+    spec = tmp_path / "tol.toml"
+    spec.write_text(TOL_SPEC)
+    one, two, killed = tmp_path / "one.zarr", tmp_path / "two.zarr", tmp_path / "killed.zarr"
+    r1 = patchwalk("run", str(spec), "--out", str(one), "--workers", "1", "--json")
+    r2 = patchwalk("run", str(spec), "--out", str(two), "--workers", "2", "--json")
+    assert r1.returncode == 0 and r2.returncode == 0, r1.stderr + r2.stderr
+    assert r1.stdout == r2.stdout
+    points = json.loads(r1.stdout)["points"]
+    for pt in points:
+        assert pt["target_rel_err"] == 0.1 and pt["target_reached"] is True
+        assert 2 < pt["n_tasks"] <= 30 and pt["n_particles"] == 50 * pt["n_tasks"]
+        assert pt["limiting_time"] in pt["t"] and pt["rel_err"] < 0.1
+    proc = subprocess.Popen([sys.executable, "-m", "patchwalk_client.cli", "run", str(spec),
+                             "--out", str(killed), "--workers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    done_dir = killed / "tasks" / "done" / "c"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        n = sum(1 for _ in done_dir.rglob("*") if _.is_file()) if done_dir.exists() else 0
+        if n >= 5:  # past the first batch of point 0
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed; make it longer"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    r3 = patchwalk("run", str(spec), "--out", str(killed), "--workers", "2", "--json")
+    assert r3.returncode == 0, r3.stderr
+    assert r3.stdout == r1.stdout
+    assert (one / "results.json").read_bytes() == (killed / "results.json").read_bytes()
+    a, b, c = xr.open_zarr(one), xr.open_zarr(two), xr.open_zarr(killed)
+    for name in ("kappa", "kappa_err", "n_tasks", "steps"):
+        assert a[name].values.tobytes() == b[name].values.tobytes() == c[name].values.tobytes()

@@ -85,6 +85,10 @@ class TqdmProgress:
     def start(self, total: int, skipped: int) -> None:
         from tqdm import tqdm
 
+        if self._bar is not None:  # the sweep grew (run to a tolerance): a longer bar
+            self._bar.total = total
+            self._bar.refresh()
+            return
         self._t0 = time.perf_counter()
         self._bar = tqdm(total=total, initial=skipped, desc=self._desc, unit="task",
                          file=self._file, dynamic_ncols=True, smoothing=0.1)

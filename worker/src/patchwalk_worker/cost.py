@@ -45,6 +45,7 @@ from patchwalk_client.spec import SweepSpec
 from .kernels.registry import get_kernel, warm_up
 from .media import build_medium
 from .rng import medium_rng, seed_sequence
+from .tolerance import max_tasks
 
 #: Spawn-key stream of the pilot's particles: ``SeedSequence(seed, spawn_key=(point, 0, 2))``.
 PILOT_STREAM = 2
@@ -73,7 +74,8 @@ class PointCost:
     Attributes
     ----------
     tasks : int
-        Tasks (realisations) of the point.
+        Tasks (realisations) of the point (with ``particles.target_rel_err``: the most it may
+        take, ``max_count/per_task``, so that the budget bounds the worst case).
     steps : float
         Particle-steps of all its tasks (lattice cell-updates for ``reference``).
     cpu_seconds : float
@@ -127,10 +129,10 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
     -------
     PointCost
     """
-    from .task import n_tasks, task_particles
+    from .task import task_particles
 
     kernel = get_kernel(spec.kernel)
-    n_task = n_tasks(spec)
+    n_task = max_tasks(spec)
     count = spec.particles.count
     times = np.asarray(spec.output_times(), dtype=np.float64)
     t_max = float(times[-1])
@@ -188,11 +190,13 @@ def _totals(spec: SweepSpec, n_task: int, steps_pp: float, ns: float, t_medium: 
 
     cpu = 0.0
     longest = 0.0
+    particles = 0
     for k in range(n_task):
+        particles += task_particles(spec, k)
         sec = t_medium + task_particles(spec, k) * steps_pp * ns * 1e-9 + TASK_OVERHEAD_S
         cpu += sec
         longest = max(longest, sec)
-    return PointCost(tasks=n_task, steps=steps_pp * spec.particles.count, cpu_seconds=cpu,
+    return PointCost(tasks=n_task, steps=steps_pp * particles, cpu_seconds=cpu,
                      ns_per_step=ns, task_seconds=longest, source=source)
 
 

@@ -40,7 +40,9 @@ from patchwalk_worker.summary import (
     escape_summary,
     kappa_2d,
 )
+from patchwalk_worker.task import task_particles
 from patchwalk_worker.theory import kappa_2d_heuristic, theory_curves
+from patchwalk_worker.tolerance import Decision
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_worker.store import SweepStore
@@ -91,6 +93,9 @@ class PointSummary:
     curves : dict
         Theory curves at ``t`` (:func:`patchwalk_worker.theory.theory_curves`).
     n_particles, n_tasks, steps : int
+        Of the tasks the summaries use (with a target: the stopping prefix).
+    tolerance : tuple or None
+        ``(target_rel_err, Decision)`` of a point run to a tolerance.
     """
 
     params: dict[str, Any]
@@ -108,6 +113,7 @@ class PointSummary:
     n_particles: int
     n_tasks: int
     steps: int
+    tolerance: tuple[float, Decision] | None = None  # (target_rel_err, its decision)
 
 
 def summarise(store: SweepStore) -> list[PointSummary]:
@@ -118,7 +124,8 @@ def summarise(store: SweepStore) -> list[PointSummary]:
         d = store.read_point(i)
         t = store.times[i]
         spec = pt.spec
-        n_particles = int(spec.particles.count)
+        decision = store.decisions()[i]
+        n_particles = sum(task_particles(spec, k) for k in range(decision.tasks))
         heuristic = None
         if two_d:
             h = kappa_2d_heuristic(spec)
@@ -141,6 +148,8 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             n_particles=n_particles,
             n_tasks=int(store.n_tasks[i]),
             steps=int(np.sum(d["steps"])),
+            tolerance=(None if spec.particles.target_rel_err is None
+                       else (spec.particles.target_rel_err, decision)),
         ))
     return out
 
@@ -155,6 +164,15 @@ def _nums(xs: Any) -> list[float | None]:
     return [_num(x) for x in np.asarray(xs, dtype=np.float64).tolist()]
 
 
+def _tolerance(p: PointSummary) -> dict[str, Any]:
+    """The run-to-tolerance fields of a point's ``/kappa`` record (none without a target)."""
+    if p.tolerance is None:
+        return {}
+    target, d = p.tolerance
+    return {"target_rel_err": target, "rel_err": _num(d.rel_err),
+            "limiting_time": _num(d.limiting_time), "target_reached": d.reached}
+
+
 def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
     """The typed records (REST bodies, ``patchwalk run --json``) of summarised points."""
     kappa, kappa2d, escape, theory = [], [], [], []
@@ -166,7 +184,7 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
             kappa_A=_num(p.realisation_columns[0]), kappa_H=_num(p.realisation_columns[1]),
             kappa_A_ensemble=_num(p.ensemble[0]), kappa_H_ensemble=_num(p.ensemble[1]),
             kappa_perp=None if p.kappa_perp is None else _num(p.kappa_perp),
-            n_particles=p.n_particles, n_tasks=p.n_tasks,
+            n_particles=p.n_particles, n_tasks=p.n_tasks, **_tolerance(p),
         ))
         if p.kappa_2d is not None and p.heuristic is not None:
             k2 = p.kappa_2d
