@@ -206,3 +206,37 @@ def test_run_to_tolerance_same_bits_on_1_and_2_workers_and_after_sigkill(tmp_pat
     a, b, c = xr.open_zarr(one), xr.open_zarr(two), xr.open_zarr(killed)
     for name in ("kappa", "kappa_err", "n_tasks", "steps"):
         assert a[name].values.tobytes() == b[name].values.tobytes() == c[name].values.tobytes()
+
+
+def test_finished_store_answers_fast_without_a_cluster(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(SPEC.replace("count = 400", "count = 40").replace("per_task = 200",
+                                                                       "per_task = 20"))
+    out = tmp_path / "done.zarr"
+    first = patchwalk("run", str(spec), "--out", str(out), "--workers", "1", "--json")
+    assert first.returncode == 0, first.stderr
+    t0 = time.perf_counter()
+    again = patchwalk("run", str(spec), "--out", str(out), "--json")
+    took = time.perf_counter() - t0
+    assert again.returncode == 0 and again.stdout == first.stdout
+    assert "nothing to run" in again.stderr and "Port" not in again.stderr
+    t0 = time.perf_counter()
+    show = patchwalk("show", str(out), "--json")
+    took_show = time.perf_counter() - t0
+    assert show.returncode == 0 and json.loads(show.stdout) == json.loads(first.stdout)
+    # generous for a loaded 2-core CI box; unloaded it is ~0.5 s (docs/engine.md)
+    assert took < 5.0 and took_show < 5.0, (took, took_show)
+
+
+def test_serve_on_a_busy_port_fails_before_starting_anything(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        t0 = time.perf_counter()
+        r = patchwalk("serve", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+        took = time.perf_counter() - t0
+    assert r.returncode == 2 and f"127.0.0.1:{port}" in r.stderr and "--port" in r.stderr
+    assert not (tmp_path / "d").exists() and took < 10.0

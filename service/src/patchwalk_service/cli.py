@@ -156,9 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``patchwalk run``."""
     from patchwalk_client.errors import SpecError
     from patchwalk_client.spec import load_spec
-    from patchwalk_worker.store import StoreError
 
-    from .engine import finished_store, prepare
     from .settings import SettingsError, settings_from_args
 
     try:
@@ -176,12 +174,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     if args.dry_run:
         return _dry_run(spec, settings, args.json)
-    if args.out is not None and finished_store(spec, args.out):
-        from patchwalk_worker.results import read_results
+    if args.out is not None:
+        from patchwalk_client.spec import spec_hash
 
-        _err(f"{args.out} is complete: nothing to run")
-        _print_results(read_results(args.out), args.json)
-        return 0
+        finished = finished_results(args.out, spec_hash(spec))
+        if finished is not None:  # nothing to run: no cluster, no kernels, no pilots
+            _err(f"{args.out} is complete: nothing to run")
+            _print_results(finished[1], args.json)
+            return 0
+    from patchwalk_worker.store import StoreError
+
+    from .engine import prepare
+
     tmp = None
     out = args.out
     if out is None:
@@ -200,6 +204,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def finished_results(store: str | Path, spec_hash: str | None = None
+                     ) -> tuple[dict[str, Any], SweepResults] | None:
+    """The root attributes and results of a finalised store (of ``spec_hash`` if given), read
+    as plain JSON — no zarr, numba or Dask imported — or None when it is not one."""
+    from patchwalk_client.models import SweepResults
+
+    path = Path(store)
+    try:
+        attrs = json.loads((path / "zarr.json").read_text(encoding="utf-8"))["attributes"]
+        if not isinstance(attrs, dict) or not attrs.get("summaries"):
+            return None
+        if attrs.get("patchwalk") != "patchwalk-sweep/1":
+            return None
+        if spec_hash is not None and attrs.get("spec_hash") != spec_hash:
+            return None
+        text = (path / "results.json").read_text(encoding="utf-8")
+        return attrs, SweepResults.model_validate_json(text)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _dry_run(spec: Any, settings: ServiceSettings, as_json: bool) -> int:
@@ -284,6 +309,16 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
 
 def cmd_show(args: argparse.Namespace) -> int:
     """``patchwalk show``."""
+    finished = finished_results(args.store)
+    if finished is not None:  # a finalised store: plain JSON, no zarr/numba import
+        attrs, res = finished
+        done = sum(p.n_tasks for p in res.kappa)
+        if not args.json:
+            print(f"{args.store}: sweep {attrs['spec'].get('name', 'sweep')!r}, spec hash "
+                  f"{str(attrs['spec_hash'])[:12]}, {len(res.kappa)} points, "
+                  f"{done} of {done} tasks done")
+        _print_results(res, args.json)
+        return 0
     from patchwalk_worker.results import ResultsError, read_results
     from patchwalk_worker.store import StoreError, SweepStore
 
@@ -354,6 +389,25 @@ def register_serve(subparsers: Any) -> None:
     p.set_defaults(func=serve_command)
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (None when it can): checked before anything
+    starts, so that a busy port costs no cluster start-up."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return str(exc)
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def serve_command(args: argparse.Namespace) -> int:
     """Run the service until interrupted."""
     import uvicorn
@@ -368,6 +422,11 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"patchwalk serve: {exc}", file=sys.stderr)
         return 2
     check_bind(settings.host, settings.tokens, settings.insecure)
+    busy = port_in_use(settings.host, settings.port)
+    if busy:  # before the cluster or the registry start
+        print(f"patchwalk serve: cannot listen on {settings.host}:{settings.port} ({busy}); "
+              "choose another --port (or PATCHWALK_PORT)", file=sys.stderr)
+        return 2
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0

@@ -55,22 +55,6 @@ class Prepared:
     skipped: int
 
 
-def finished_store(spec: SweepSpec, store_path: str | Path) -> bool:
-    """Whether ``store_path`` is a complete, finalised store of ``spec`` (nothing left to run)."""
-    from patchwalk_client.spec import spec_hash
-
-    path = Path(store_path)
-    if not (path / "zarr.json").is_file():
-        return False
-    from patchwalk_worker.store import StoreError, SweepStore
-
-    try:
-        store = SweepStore.open(path)
-    except (StoreError, OSError, ValueError):
-        return False
-    return store.spec_hash == spec_hash(spec) and store.complete() and store.has_summaries()
-
-
 def prepare(
     spec: SweepSpec, store_path: str | Path, *, max_cpu_hours: float = 100.0,
     estimate: bool = True,
