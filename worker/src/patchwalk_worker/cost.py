@@ -49,7 +49,7 @@ from .tolerance import max_tasks
 
 #: Spawn-key stream of the pilot's particles: ``SeedSequence(seed, spawn_key=(point, 0, 2))``.
 PILOT_STREAM = 2
-#: Particles of a pilot (fewer if the first task has fewer).
+#: Particles of a pilot (its own stream; more when the whole horizon is cheap).
 PILOT_PARTICLES = 32
 #: Most particles of a pilot (when the full horizon is cheap, more particles cut the noise).
 PILOT_MAX_PARTICLES = 512
@@ -144,7 +144,7 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
     formula = float(kernel.cost(spec))
     if kernel.name == "reference":
         return _reference_cost(spec, point, n_task, formula, t_medium)
-    n_p = max(1, min(PILOT_PARTICLES, task_particles(spec, 0)))
+    n_p = PILOT_PARTICLES  # its own particles: as many for a tiny task as for a big one
     if kernel.name in EXACT_COUNT:  # steps known: one timing run of about PILOT_STEPS
         steps_pp = formula / count
         n_p = max(1, task_particles(spec, 0))
@@ -169,8 +169,8 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
         s_pp = res.steps / n_p
         if horizon >= t_max:
             more = min(int(PILOT_STEPS / max(res.steps, 1)), PILOT_MAX_PARTICLES // n_p)
-            if more >= 2 and n_p < task_particles(spec, 0):
-                n_p = min(n_p * more, task_particles(spec, 0))  # cheap: sample more particles
+            if more >= 2:
+                n_p *= more  # cheap: sample more particles
                 continue
             steps_pp = s_pp
             break
@@ -207,6 +207,9 @@ def _reference_cost(spec: SweepSpec, point: int, n_task: int, formula: float,
 
     ns = 10.0
     if formula <= 50 * PILOT_STEPS:
+        if "reference-solvers" not in _warm:  # first use in this process: compile/load first
+            run_task(spec, point, 0)
+            _warm.add("reference-solvers")
         c0 = time.perf_counter()
         run_task(spec, point, 0)
         ns = 1e9 * max(time.perf_counter() - c0 - t_medium, 0.0) / max(formula, 1.0)
