@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -191,19 +192,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out is None:
         tmp = tempfile.mkdtemp(prefix="patchwalk-")
         out = str(Path(tmp) / "sweep.zarr")
+    client: Any = None
     try:
-        try:
-            prepared = prepare(spec, out, max_cpu_hours=settings.max_cpu_hours)
-        except SpecError as exc:
-            _err(f"patchwalk run: {exc.title}:\n{_format_errors(exc)}")
-            return 2
-        except StoreError as exc:
-            _err(f"patchwalk run: {exc}")
-            return 2
-        return _run(args, settings, prepared, out)
+        # The checks and cost pilots (this process) and the cluster's start-up and warm-up
+        # (its worker processes) overlap; a sweep refused by the checks closes the cluster.
+        with ThreadPoolExecutor(1, thread_name_prefix="patchwalk-prepare") as pool:
+            job = pool.submit(prepare, spec, out, max_cpu_hours=settings.max_cpu_hours)
+            client, cluster_error = _start_cluster(settings, spec)
+            try:
+                prepared = job.result()
+            except SpecError as exc:
+                _err(f"patchwalk run: {exc.title}:\n{_format_errors(exc)}")
+                return 2
+            except StoreError as exc:
+                _err(f"patchwalk run: {exc}")
+                return 2
+        return _run(args, prepared, out, client, cluster_error, settings.max_in_flight)
     finally:
+        if client is not None:
+            client.close()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _start_cluster(settings: ServiceSettings, spec: Any) -> tuple[Any, str | None]:
+    """The Dask client with the spec's kernels warmed, or (None, why it failed)."""
+    from patchwalk_client.sweep import expand_points
+
+    from .cluster import make_client
+
+    kernels = {p.spec.kernel for p in expand_points(spec)}
+    try:
+        return make_client(settings, kernels), None
+    except (OSError, TimeoutError) as exc:
+        return None, f"cannot reach the Dask scheduler {settings.scheduler}: {exc}"
 
 
 def finished_results(store: str | Path, spec_hash: str | None = None
@@ -267,11 +289,11 @@ def _hms(seconds: float) -> str:
     return f"{seconds / 3600:.3g} h"
 
 
-def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared, out: str) -> int:
+def _run(args: argparse.Namespace, prepared: Prepared, out: str, client: Any,
+         cluster_error: str | None, max_in_flight: int | None) -> int:
     from patchwalk_worker.results import read_results
     from patchwalk_worker.store import SweepStore
 
-    from .cluster import make_client
     from .engine import run_prepared
     from .registry import sweep_id_for
 
@@ -280,16 +302,11 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
         _err(f"skipped {prepared.skipped} finished tasks")
         _print_results(read_results(out), args.json)
         return 0
-    try:
-        client = make_client(settings, prepared.plan.kernels)
-    except (OSError, TimeoutError) as exc:
-        _err(f"patchwalk run: cannot reach the Dask scheduler {settings.scheduler}: {exc}")
+    if client is None:
+        _err(f"patchwalk run: {cluster_error}")
         return 2
-    try:
-        report = run_prepared(prepared, client, max_in_flight=settings.max_in_flight,
-                              progress=make_progress())
-    finally:
-        client.close()  # type: ignore[no-untyped-call]
+    report = run_prepared(prepared, client, max_in_flight=max_in_flight,
+                          progress=make_progress())
     if report.skipped:
         _err(f"skipped {report.skipped} finished tasks")
     if args.out is not None:

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from patchwalk_client.models import SweepPage, SweepStatus
 
 from ..problems import ProblemError
-from ..registry import STATES, TERMINAL, SweepRecord
+from ..registry import STATES, TERMINAL, SweepRecord, sweep_id_for
 
 router = APIRouter(tags=["sweeps"])
 
@@ -163,7 +163,15 @@ async def submit_sweep(
     body = await _read_body(request, settings.max_body_bytes)
     source, media_type = _spec_source(body, request.headers.get("content-type", ""))
     backend = request.app.state.backend
+    registry = request.app.state.registry
     try:
+        quick = await run_in_threadpool(backend.plan, source, media_type=media_type,
+                                        estimate=False)
+        existing = None if dry_run else registry.get(sweep_id_for(quick.spec_hash))
+        if existing is not None:  # an identical spec: no cost pilots needed
+            response.status_code = 200
+            response.headers["Location"] = f"/v1/sweeps/{existing.id}"
+            return sweep_view(request, existing)
         plan = await run_in_threadpool(backend.plan, source, media_type=media_type)
     except SpecError as exc:
         raise ProblemError(422, str(exc), title="Invalid sweep spec", errors=exc.errors) from None
