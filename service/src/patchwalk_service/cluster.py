@@ -52,6 +52,9 @@ def make_client(settings: ServiceSettings, kernels: Collection[str] | None = Non
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # no dashboard; the scheduler's small HTTP server (health, metrics) on a free
+                # loopback port instead of 8787 ("Port 8787 is already in use" otherwise)
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
                 env=dict(WORKER_ENV),
                 set_as_default=False,
