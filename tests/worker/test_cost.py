@@ -89,3 +89,16 @@ def test_extrapolation_of_a_long_horizon_stays_within_the_pilot_budget() -> None
     short = _spec(particles={"count": 8, "per_task": 8}, times__max=1e6)
     s_short, _ = _measure(short)
     assert est.steps / 2000 > 5 * s_short / 8
+
+
+@pytest.mark.parametrize("kernel", ["exact", "euler"])
+def test_a_huge_count_is_estimated_in_constant_time(kernel: str) -> None:
+    spec = _spec(kernel=kernel, medium__low__kappa=0.1, times__max=10.0,
+                 particles={"count": 10**12 + 3, "per_task": 10**9})
+    c0 = time.perf_counter()
+    est = cost.point_cost(spec, 0)
+    assert time.perf_counter() - c0 < 10.0
+    assert est.tasks == 1001
+    small = cost.point_cost(_spec(kernel=kernel, medium__low__kappa=0.1, times__max=10.0,
+                                  particles={"count": 1000, "per_task": 1000}), 0)
+    assert est.steps / (10**12 + 3) == pytest.approx(small.steps / 1000, rel=0.5)

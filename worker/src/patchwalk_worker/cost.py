@@ -147,7 +147,7 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
     n_p = PILOT_PARTICLES  # its own particles: as many for a tiny task as for a big one
     if kernel.name in EXACT_COUNT:  # steps known: one timing run of about PILOT_STEPS
         steps_pp = formula / count
-        n_p = max(1, task_particles(spec, 0))
+        n_p = max(1, min(task_particles(spec, 0), PILOT_MAX_PARTICLES))
         horizon = t_max * min(1.0, PILOT_STEPS / (n_p * steps_pp))
         while True:
             c0 = time.perf_counter()
@@ -186,16 +186,17 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
 
 def _totals(spec: SweepSpec, n_task: int, steps_pp: float, ns: float, t_medium: float,
             source: str) -> PointCost:
-    from .task import task_particles
+    from .task import n_tasks, task_particles
 
-    cpu = 0.0
-    longest = 0.0
-    particles = 0
-    for k in range(n_task):
-        particles += task_particles(spec, k)
-        sec = t_medium + task_particles(spec, k) * steps_pp * ns * 1e-9 + TASK_OVERHEAD_S
-        cpu += sec
-        longest = max(longest, sec)
+    # O(1) in the number of tasks (a spec may ask for any count): every task has per_task
+    # particles except possibly task K0-1 (the last of the first count particles)
+    k0 = n_tasks(spec)
+    last = task_particles(spec, k0 - 1)
+    per = spec.particles.per_task
+    particles = (n_task - 1) * per + last
+    fixed = t_medium + TASK_OVERHEAD_S
+    cpu = n_task * fixed + particles * steps_pp * ns * 1e-9
+    longest = fixed + max(per if n_task > 1 else last, last) * steps_pp * ns * 1e-9
     return PointCost(tasks=n_task, steps=steps_pp * particles, cpu_seconds=cpu,
                      ns_per_step=ns, task_seconds=longest, source=source)
 
