@@ -168,7 +168,8 @@ async def submit_sweep(
         quick = await run_in_threadpool(backend.plan, source, media_type=media_type,
                                         estimate=False)
         existing = None if dry_run else registry.get(sweep_id_for(quick.spec_hash))
-        if existing is not None:  # an identical spec: no cost pilots needed
+        if existing is not None and existing.state not in ("failed", "cancelled"):
+            # an identical live or finished sweep: answered without the cost pilots
             response.status_code = 200
             response.headers["Location"] = f"/v1/sweeps/{existing.id}"
             return sweep_view(request, existing)
