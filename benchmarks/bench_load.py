@@ -167,7 +167,7 @@ def main() -> int:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     data = Path(tempfile.mkdtemp(prefix="patchwalk-bench-load-"))
-    env = {**os.environ, "PATCHWALK_TOKENS": token, "PATCHWALK_MAX_STEPS": "1e13"}
+    env = {**os.environ, "PATCHWALK_TOKENS": token, "PATCHWALK_MAX_CPU_HOURS": "1e4"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "patchwalk_client.cli", "serve", "--port", str(port),
          "--data-dir", str(data), "--workers", "1", "--log-level", "warning"],

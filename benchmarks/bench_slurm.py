@@ -46,7 +46,7 @@ def run_once(jobs: int, spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
            "DASK_JOBQUEUE__SLURM__WALLTIME": "00:30:00",
            "DASK_JOBQUEUE__SLURM__NAME": f"pwbench-{jobs}", "PATCHWALK_TOKENS": TOKEN,
            "DASK_JOBQUEUE__SLURM__LOG_DIRECTORY": str(tmp / "joblogs"),
-           "PATCHWALK_MAX_STEPS": "1e13", "PATCHWALK_SCALE_INTERVAL": "1"}
+           "PATCHWALK_MAX_CPU_HOURS": "1e4", "PATCHWALK_SCALE_INTERVAL": "1"}
     log = (tmp / f"serve-{jobs}.log").open("wb")
     proc = subprocess.Popen(
         [*CLI, "serve", "--port", str(port), "--data-dir", str(tmp / f"data-{jobs}"),

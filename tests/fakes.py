@@ -32,7 +32,8 @@ class FakeBackend:
         self._lock = threading.Lock()
 
     def plan(
-        self, source: str | Mapping[str, Any], *, max_steps: float, media_type: str | None = None
+        self, source: str | Mapping[str, Any], *, media_type: str | None = None,
+        estimate: bool = True,
     ) -> Plan:
         if isinstance(source, str):
             try:
@@ -57,6 +58,7 @@ class FakeBackend:
             n_points=n_points,
             tasks_total=tasks,
             estimated_steps=float(data.get("steps", 1000.0)) * tasks,
+            estimated_cpu_seconds=float(data.get("cpu_seconds", 1.0)) * tasks,
         )
 
     def open(self, sweep_id: str, spec: dict[str, Any]) -> OpenedSweep:

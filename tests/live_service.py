@@ -34,7 +34,7 @@ class Service:
         full_env = {
             **os.environ,
             "PATCHWALK_MAX_BODY_BYTES": "20000",
-            "PATCHWALK_MAX_STEPS": "1e10",
+            "PATCHWALK_MAX_CPU_HOURS": "10",
             **(env or {}),
         }
         self.log = (data_dir.parent / f"serve-{self.port}.log").open("wb")

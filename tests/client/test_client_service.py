@@ -51,7 +51,7 @@ def test_submit_wait_and_errors(api: tuple[Client, FakeBackend], tmp_path: Path)
     with pytest.raises(FileNotFoundError):
         c.submit("nothing.toml")
     bad_spec = {"points": 1, "name": "bad"}
-    backend.failing = {backend.plan(bad_spec, max_steps=1.0).spec_hash[:16]}
+    backend.failing = {backend.plan(bad_spec).spec_hash[:16]}
     bad = c.submit(bad_spec)
     assert bad.id in backend.failing
     with pytest.raises(SweepFailed) as failed:

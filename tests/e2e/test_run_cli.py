@@ -59,12 +59,12 @@ def test_settings_come_from_the_environment_and_options_override_them(
     tmp_path: Path, spec_file: Path
 ) -> None:
     out = tmp_path / "out.zarr"
-    r = patchwalk("run", str(spec_file), "--out", str(out), env={"PATCHWALK_MAX_STEPS": "10"})
-    assert r.returncode == 2 and "more than the limit 10:" in r.stderr, r.stderr
-    assert not out.exists()
-    r = patchwalk("run", str(spec_file), "--out", str(out), "--max-steps", "20",
-                  env={"PATCHWALK_MAX_STEPS": "10"})
-    assert r.returncode == 2 and "more than the limit 20:" in r.stderr, r.stderr
+    env = {"PATCHWALK_MAX_CPU_HOURS": "1e-9"}
+    r = patchwalk("run", str(spec_file), "--out", str(out), env=env)
+    assert r.returncode == 2 and "budget of 1e-09 CPU-hours" in r.stderr, r.stderr
+    assert "PATCHWALK_MAX_CPU_HOURS" in r.stderr and not out.exists()
+    r = patchwalk("run", str(spec_file), "--out", str(out), "--max-cpu-hours", "2e-9", env=env)
+    assert r.returncode == 2 and "budget of 2e-09 CPU-hours" in r.stderr, r.stderr
     r = patchwalk("run", str(spec_file), "--out", str(out), env={"PATCHWALK_WORKERS": "0"})
     assert r.returncode == 2 and "PATCHWALK_WORKERS" in r.stderr and not out.exists()
 
@@ -133,3 +133,116 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     sa = np.asarray(xr.open_zarr(out, group="tasks")["sums"])
     sb = np.asarray(xr.open_zarr(ref, group="tasks")["sums"])
     assert sa.tobytes() == sb.tobytes()
+
+
+def test_dry_run_writes_nothing_and_late_example_is_accepted(tmp_path: Path) -> None:
+    late = tmp_path / "late.toml"
+    text = (Path(__file__).parents[2] / "examples" / "example.toml").read_text()
+    late.write_text(text.replace("count = 20000", "count = 2000").replace("max = 1e4", "max = 1e7"))
+    out = tmp_path / "never.zarr"
+    for var in [k for k in os.environ if k.startswith("PATCHWALK_")]:
+        os.environ.pop(var)
+    r = patchwalk("run", str(late), "--out", str(out), "--dry-run", "--json", "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["accepted"] is True and info["budget_cpu_hours"] == 100.0
+    assert info["tasks"] == 1 and info["workers"] == 2
+    # the pilot's steps: README's late-time benchmark takes ~2e6 steps per particle to 1e7
+    assert 1e9 < info["estimated_steps"] < 2e10
+    assert info["estimated_wall_seconds"] >= info["estimated_cpu_hours"] * 3600 / 2
+    assert not out.exists()
+    text = patchwalk("run", str(late), "--dry-run", "--max-cpu-hours", "1e-3")
+    assert text.returncode == 2 and "CPU-hours" in text.stdout + text.stderr
+    assert "particle-steps" in text.stdout and "on " in text.stdout
+
+
+TOL_SPEC = """
+name = "tol"
+seed = 4
+[medium]
+length = 400.0
+high = { kappa = 1.0, patches = { pdf = "power_law", alpha = 2.5, l_min = 1.0, l_max = 20.0 } }
+low = { kappa = 0.01, patches = { pdf = "same" } }
+[particles]
+count = 100
+per_task = 50
+target_rel_err = 0.1
+max_count = 1500
+[times]
+min = 0.1
+max = 300.0
+count = 6
+[sweep]
+energy = [1.0, 4.0]
+"""
+
+
+@pytest.mark.slow
+def test_run_to_tolerance_same_bits_on_1_and_2_workers_and_after_sigkill(tmp_path: Path) -> None:
+    spec = tmp_path / "tol.toml"
+    spec.write_text(TOL_SPEC)
+    one, two, killed = tmp_path / "one.zarr", tmp_path / "two.zarr", tmp_path / "killed.zarr"
+    r1 = patchwalk("run", str(spec), "--out", str(one), "--workers", "1", "--json")
+    r2 = patchwalk("run", str(spec), "--out", str(two), "--workers", "2", "--json")
+    assert r1.returncode == 0 and r2.returncode == 0, r1.stderr + r2.stderr
+    assert r1.stdout == r2.stdout
+    points = json.loads(r1.stdout)["points"]
+    for pt in points:
+        assert pt["target_rel_err"] == 0.1 and pt["target_reached"] is True
+        assert 2 < pt["n_tasks"] <= 30 and pt["n_particles"] == 50 * pt["n_tasks"]
+        assert pt["limiting_time"] in pt["t"] and pt["rel_err"] < 0.1
+    proc = subprocess.Popen([sys.executable, "-m", "patchwalk_client.cli", "run", str(spec),
+                             "--out", str(killed), "--workers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    done_dir = killed / "tasks" / "done" / "c"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        n = sum(1 for _ in done_dir.rglob("*") if _.is_file()) if done_dir.exists() else 0
+        if n >= 5:  # past the first batch of point 0
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed; make it longer"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    r3 = patchwalk("run", str(spec), "--out", str(killed), "--workers", "2", "--json")
+    assert r3.returncode == 0, r3.stderr
+    assert r3.stdout == r1.stdout
+    assert (one / "results.json").read_bytes() == (killed / "results.json").read_bytes()
+    a, b, c = xr.open_zarr(one), xr.open_zarr(two), xr.open_zarr(killed)
+    for name in ("kappa", "kappa_err", "n_tasks", "steps"):
+        assert a[name].values.tobytes() == b[name].values.tobytes() == c[name].values.tobytes()
+
+
+def test_finished_store_answers_fast_without_a_cluster(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(SPEC.replace("count = 400", "count = 40").replace("per_task = 200",
+                                                                       "per_task = 20"))
+    out = tmp_path / "done.zarr"
+    first = patchwalk("run", str(spec), "--out", str(out), "--workers", "1", "--json")
+    assert first.returncode == 0, first.stderr
+    t0 = time.perf_counter()
+    again = patchwalk("run", str(spec), "--out", str(out), "--json")
+    took = time.perf_counter() - t0
+    assert again.returncode == 0 and again.stdout == first.stdout
+    assert "nothing to run" in again.stderr and "Port" not in again.stderr
+    t0 = time.perf_counter()
+    show = patchwalk("show", str(out), "--json")
+    took_show = time.perf_counter() - t0
+    assert show.returncode == 0 and json.loads(show.stdout) == json.loads(first.stdout)
+    # generous for a loaded 2-core CI box; unloaded it is ~0.5 s (docs/engine.md)
+    assert took < 5.0 and took_show < 5.0, (took, took_show)
+
+
+def test_serve_on_a_busy_port_fails_before_starting_anything(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        t0 = time.perf_counter()
+        r = patchwalk("serve", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+        took = time.perf_counter() - t0
+    assert r.returncode == 2 and f"127.0.0.1:{port}" in r.stderr and "--port" in r.stderr
+    assert not (tmp_path / "d").exists() and took < 10.0

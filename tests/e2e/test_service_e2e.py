@@ -82,7 +82,11 @@ def test_service_end_to_end(workdir: Path) -> None:
         assert big.value.status_code == 413
         with pytest.raises(SpecRejected) as budget:
             c.submit({**SPEC, "particles": {"count": 10**9, "per_task": 10**6}})
-        assert "budget" in str(budget.value) and budget.value.problem["budget_steps"] == 1e10
+        assert "budget" in str(budget.value) and budget.value.problem["budget_cpu_hours"] == 10
+        dry = httpx.post(f"{svc.url}/v1/sweeps?dry_run=1", json=SPEC)
+        assert dry.status_code == 200 and dry.json()["accepted"] is True, dry.text
+        assert dry.json()["estimated_steps"] > 0 and dry.json()["estimated_wall_seconds"] > 0
+        assert c.list() == []  # a dry run creates nothing
         r = httpx.get(f"{svc.url}/v1/sweeps/nope/kappa")
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 

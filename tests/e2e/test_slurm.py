@@ -122,7 +122,7 @@ def slurm_env(tmp: Path, name: str, walltime: str = "00:10:00") -> dict[str, str
         "DASK_DISTRIBUTED__DEPLOY__LOST_WORKER_TIMEOUT": "2s",
         "PATCHWALK_IDLE_RELEASE": "10",
         "PATCHWALK_SCALE_INTERVAL": "1",
-        "PATCHWALK_MAX_STEPS": "1e12",
+        "PATCHWALK_MAX_CPU_HOURS": "1000",
         "PATCHWALK_TOKENS": TOKEN,
     }
 

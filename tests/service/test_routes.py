@@ -87,10 +87,15 @@ def test_invalid_spec_is_422_with_field_errors(client: TestClient) -> None:
 
 
 def test_budget_and_body_size(tmp_path: Path, backend: FakeBackend) -> None:
-    with make_client(tmp_path, backend, start=False, max_steps=1e6, max_body_bytes=200) as c:
-        body = _problem(c.post("/v1/sweeps", json={"points": 10, "steps": 1e6}), 422)
-        assert "budget" in str(body["detail"]) and body["budget_steps"] == 1e6
-        assert body["estimated_steps"] == 2e7
+    with make_client(tmp_path, backend, start=False, max_cpu_hours=1.0, max_body_bytes=200) as c:
+        big_job = {"points": 10, "steps": 1e6, "cpu_seconds": 360.0}
+        dry = c.post("/v1/sweeps?dry_run=1", json=big_job)
+        assert dry.status_code == 200 and dry.json()["accepted"] is False
+        assert dry.json()["estimated_cpu_hours"] == 2.0 and dry.json()["tasks"] == 20
+        assert c.get("/v1/sweeps").json()["items"] == []  # a dry run creates nothing
+        body = _problem(c.post("/v1/sweeps", json=big_job), 422)
+        assert "budget" in str(body["detail"]) and body["budget_cpu_hours"] == 1.0
+        assert body["estimated_steps"] == 2e7 and body["estimated_cpu_hours"] == 2.0
         big = {"points": 1, "pad": "x" * 500}
         _problem(c.post("/v1/sweeps", json=big), 413)
 

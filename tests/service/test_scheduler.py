@@ -10,7 +10,7 @@ from patchwalk_service.scheduler import Scheduler
 
 
 def _add(reg: Registry, backend: FakeBackend, **spec: object) -> str:
-    plan = backend.plan(spec, max_steps=1e12)
+    plan = backend.plan(spec)
     rec, _ = reg.create_or_get(
         spec_hash=plan.spec_hash,
         name=plan.name,

@@ -11,7 +11,7 @@ from patchwalk_service.settings import ServiceSettings, SettingsError, settings_
 
 def args(**kw: object) -> argparse.Namespace:
     base: dict[str, object] = {"workers": None, "scheduler": None, "max_in_flight": None,
-                               "max_steps": None, "insecure": False, "json": False}
+                               "max_cpu_hours": None, "insecure": False, "json": False}
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -22,14 +22,14 @@ def test_layers(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     s = settings_from_args(args())
     assert s.workers == (os.cpu_count() or 1) and s.max_in_flight is None
-    assert s.max_steps == 1e12 and s.scheduler is None and not s.insecure
+    assert s.max_cpu_hours == 100.0 and s.scheduler is None and not s.insecure
     monkeypatch.setenv("PATCHWALK_WORKERS", "3")
-    monkeypatch.setenv("PATCHWALK_MAX_STEPS", "1e6")
+    monkeypatch.setenv("PATCHWALK_MAX_CPU_HOURS", "5")
     monkeypatch.setenv("PATCHWALK_INSECURE", "true")
     s = settings_from_args(args())
-    assert (s.workers, s.max_steps, s.insecure) == (3, 1e6, True)
-    s = settings_from_args(args(workers=5, max_steps=2e6))
-    assert (s.workers, s.max_steps, s.insecure) == (5, 2e6, True)
+    assert (s.workers, s.max_cpu_hours, s.insecure) == (3, 5.0, True)
+    s = settings_from_args(args(workers=5, max_cpu_hours=7.0))
+    assert (s.workers, s.max_cpu_hours, s.insecure) == (5, 7.0, True)
 
 
 def test_errors_name_the_option_or_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,6 +39,29 @@ class ParticlesSpec(SpecModel):
 
     count: Annotated[int, Field(gt=0)]
     per_task: Annotated[int, Field(gt=0)] = 10_000
+    #: Run to a tolerance: add tasks (new realisations, ``per_task`` particles each) after the
+    #: first ``count`` particles until the standard error of κ̄(t) between realisations is
+    #: below ``target_rel_err`` · |κ̄(t)| at every output time (or at ``target_times``), or
+    #: ``max_count`` particles are reached (docs/engine.md, "Run to a tolerance").
+    target_rel_err: Annotated[float, Field(gt=0, lt=1)] | None = None
+    max_count: Annotated[int, Field(gt=0)] | None = None
+    target_times: list[PosFloat] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ParticlesSpec:
+        errs: list[RelError] = []
+        if self.target_rel_err is None:
+            for key in ("max_count", "target_times"):
+                if getattr(self, key) is not None:
+                    errs.append(((key,), "is only used with particles.target_rel_err: set it "
+                                 f"(e.g. 0.01) or remove particles.{key}"))
+        elif self.max_count is None:
+            errs.append((("max_count",), "is required with particles.target_rel_err: the most "
+                         f"particles to spend, e.g. {10 * self.count}"))
+        elif self.max_count < self.count:
+            errs.append((("max_count",), f"must be >= particles.count = {self.count}"))
+        fail_fields(errs)
+        return self
 
 
 class TimesSpec(SpecModel):
@@ -214,6 +237,13 @@ class SweepSpec(SpecModel):
             if x0 is not None and period > 0 and x0 > period:
                 errs.append((("density", "x0"), f"must lie in the period [0, {period:g}]"))
         errs.extend(check_sweep_axes(self.sweep, SweepSpec))
+        if self.particles.target_times:
+            out = self.times.output_times()
+            for v in self.particles.target_times:
+                if not any(math.isclose(v, t, rel_tol=1e-9) for t in out):
+                    errs.append((("particles", "target_times"), f"{v:g} is not an output time: "
+                                 "use values of times.values (or of the log-spaced times)"))
+                    break
         fail_fields(errs)
         if self.sweep:
             coerce_sweep_values(self.sweep, SweepSpec)

@@ -139,7 +139,8 @@ class ResultsPage(Record):
 class KappaPoint(Record):
     """κ̄(t) of one point: the ``patchwalk run --json`` shape (docs/interfaces.md §9)."""
 
-    _omit_if_none = ("kappa_perp", "kappa_err_dof", "kappa_err_particles", "kappa_err_between")
+    _omit_if_none = ("kappa_perp", "kappa_err_dof", "kappa_err_particles", "kappa_err_between",
+                     "target_rel_err", "rel_err", "limiting_time", "target_reached")
 
     params: dict[str, Any] = Field(description="values of the sweep axes at this point")
     t: Floats = Field(description="output times")
@@ -159,6 +160,14 @@ class KappaPoint(Record):
     kappa_perp: float | None = Field(default=None, description="κ⊥ after energy scaling (2D only)")
     n_particles: int
     n_tasks: int
+    target_rel_err: float | None = Field(
+        default=None, description="particles.target_rel_err (run to a tolerance only)")
+    rel_err: float | None = Field(
+        default=None, description="largest kappa_err/|κ̄| over the target times at n_tasks")
+    limiting_time: float | None = Field(
+        default=None, description="the output time of that largest relative error")
+    target_reached: bool | None = Field(
+        default=None, description="whether rel_err < target_rel_err (else max_count was hit)")
 
 
 class KappaResults(ResultsPage):

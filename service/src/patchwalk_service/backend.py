@@ -32,16 +32,39 @@ class Plan:
     estimated_steps: float
     errors: list[dict[str, str]] = field(default_factory=list)
     kernels: frozenset[str] = frozenset()
+    estimated_cpu_seconds: float = 0.0  # one core, all tasks (patchwalk_worker.cost)
+    longest_task_seconds: float = 0.0
+    advice: str = "use fewer particles or points, or a shorter times.max"
 
-    def over_budget(self, max_steps: float) -> str | None:
-        """Why the sweep exceeds a compute budget of ``max_steps``, or None if it does not."""
-        if self.estimated_steps <= max_steps:
+    @property
+    def estimated_cpu_hours(self) -> float:
+        """Estimated CPU-hours of the whole sweep."""
+        return self.estimated_cpu_seconds / 3600.0
+
+    def wall_seconds(self, workers: int) -> float:
+        """Estimated wall time on ``workers`` worker processes (at least the longest task)."""
+        return max(self.estimated_cpu_seconds / max(workers, 1), self.longest_task_seconds)
+
+    def over_budget(self, max_cpu_hours: float) -> str | None:
+        """Why the sweep exceeds a budget of ``max_cpu_hours``, or None if it does not."""
+        if self.estimated_cpu_hours <= max_cpu_hours:
             return None
         return (
-            f"the sweep needs an estimated {self.estimated_steps:.3g} particle-steps, beyond the "
-            f"compute budget of {max_steps:.3g} particle-steps per sweep (PATCHWALK_MAX_STEPS); "
-            "use fewer particles or points, a shorter times.max, or a larger courant number"
+            f"the sweep needs an estimated {self.estimated_cpu_hours:.3g} CPU-hours "
+            f"({self.estimated_steps:.3g} particle-steps), beyond the budget of "
+            f"{max_cpu_hours:.3g} CPU-hours per sweep: raise it with --max-cpu-hours or "
+            f"PATCHWALK_MAX_CPU_HOURS, or {self.advice}"
         )
+
+    def dry_run(self, workers: int) -> dict[str, Any]:
+        """What the sweep would cost on ``workers`` workers (``--dry-run``, ``?dry_run=1``)."""
+        return {
+            "name": self.name, "spec_hash": self.spec_hash, "n_points": self.n_points,
+            "tasks": self.tasks_total, "kernels": sorted(self.kernels),
+            "estimated_steps": self.estimated_steps,
+            "estimated_cpu_hours": self.estimated_cpu_hours,
+            "workers": workers, "estimated_wall_seconds": self.wall_seconds(workers),
+        }
 
 
 @dataclass
@@ -57,12 +80,14 @@ class SweepBackend(Protocol):
     """What the service asks of the physics package."""
 
     def plan(
-        self, source: str | Mapping[str, Any], *, max_steps: float, media_type: str | None = None
+        self, source: str | Mapping[str, Any], *, media_type: str | None = None,
+        estimate: bool = True,
     ) -> Plan:
         """Parse and validate spec text or a mapping (raises ``SpecError``) and size it.
 
         ``media_type`` (``application/toml``, ``application/yaml``...) says how to parse text;
-        ``errors`` of the plan lists the points that cannot run.
+        ``errors`` of the plan lists the points that cannot run; ``estimate`` runs the cost
+        pilots (``patchwalk_worker.cost``; skipped for a store that is already complete).
         """
 
     def open(self, sweep_id: str, spec: dict[str, Any]) -> OpenedSweep:
@@ -111,35 +136,44 @@ class StoreBackend:
         return self._store_path or self.stores_dir / f"{sweep_id}.zarr"
 
     def plan(
-        self, source: str | Mapping[str, Any], *, max_steps: float, media_type: str | None = None
+        self, source: str | Mapping[str, Any], *, media_type: str | None = None,
+        estimate: bool = True,
     ) -> Plan:
         from patchwalk_client.spec import parse_spec, spec_hash
         from patchwalk_client.sweep import expand_points
-        from patchwalk_worker.budget import check_feasible, estimate_steps
+        from patchwalk_worker.budget import check_feasible
+        from patchwalk_worker.cost import PointCost, point_cost
+        from patchwalk_worker.kernels.registry import get_kernel
         from patchwalk_worker.task import n_tasks
 
         spec = parse_spec(source, media_type=media_type)
         points = expand_points(spec)
         errors: list[dict[str, str]] = []
-        steps = 0.0
         tasks = 0
+        costs: list[PointCost] = []
         for point in points:
             where = ", ".join(f"{k}={v}" for k, v in point.params.items())
-            for err in check_feasible(point.spec, max_steps=max_steps):
+            for err in check_feasible(point.spec):
                 msg = str(err.get("msg", ""))
                 msg = f"{msg} (point {where})" if where else msg
                 errors.append({"loc": str(err.get("loc", "")), "msg": msg})
-            steps += float(estimate_steps(point.spec))
             tasks += n_tasks(point.spec)
+        if estimate and not errors:
+            costs = [point_cost(point.spec, point.index) for point in points]
+        worst = max(range(len(costs)), key=lambda i: costs[i].cpu_seconds, default=0)
+        advice = get_kernel(points[worst].spec.kernel).advice[1]
         return Plan(
             spec=spec.model_dump(mode="json"),
             spec_hash=spec_hash(spec),
             name=spec.name,
             n_points=len(points),
             tasks_total=tasks,
-            estimated_steps=steps,
+            estimated_steps=sum(c.steps for c in costs),
             errors=errors,
             kernels=frozenset(point.spec.kernel for point in points),
+            estimated_cpu_seconds=sum(c.cpu_seconds for c in costs),
+            longest_task_seconds=max((c.task_seconds for c in costs), default=0.0),
+            advice=advice,
         )
 
     def _store(self, sweep_id: str, spec: dict[str, Any]) -> SweepStore:

@@ -17,6 +17,7 @@ Exit status: 0 done, 1 incomplete/cancelled/failed, 2 bad input or an unreachabl
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -69,7 +70,7 @@ def register_run(subparsers: Any) -> None:
         "run", help="run a sweep locally, on a batch cluster or on a Dask scheduler",
         description="Run (or resume) a parameter sweep into a zarr store. Defaults come from "
                     "PATCHWALK_* environment variables (PATCHWALK_CLUSTER, PATCHWALK_WORKERS, "
-                    "PATCHWALK_SCHEDULER, PATCHWALK_MAX_IN_FLIGHT, PATCHWALK_MAX_STEPS); an "
+                    "PATCHWALK_SCHEDULER, PATCHWALK_MAX_IN_FLIGHT, PATCHWALK_MAX_CPU_HOURS); an "
                     "option overrides them.")
     p.add_argument("spec", help="sweep spec file (.toml, .json, .yaml)")
     p.add_argument("--out", metavar="STORE", default=None,
@@ -84,8 +85,10 @@ def register_run(subparsers: Any) -> None:
     add_cluster_arguments(p)
     p.add_argument("--max-in-flight", type=int, default=None, metavar="K",
                    help="tasks submitted at once (default: 2 x workers)")
-    p.add_argument("--max-steps", type=float, default=None, metavar="S",
-                   help="compute budget in particle-steps (default 1e12)")
+    p.add_argument("--max-cpu-hours", type=float, default=None, metavar="H",
+                   help="compute budget: estimated CPU-hours per sweep (default 100)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print tasks, estimated particle-steps and wall time; run nothing")
     p.set_defaults(func=cmd_run)
 
 
@@ -202,6 +205,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err("patchwalk run: the spec is one-dimensional; kappa_2D exists for dimensions = 2 "
              "only (use --what kappa)")
         return 2
+    if args.dry_run:
+        return _dry_run(spec, settings, args.json)
+    if args.out is not None:
+        from patchwalk_client.spec import spec_hash
+
+        finished = finished_results(args.out, spec_hash(spec))
+        if finished is not None:  # nothing to run: no cluster, no kernels, no pilots
+            _err(f"{args.out} is complete: nothing to run")
+            return _print_results(finished[1], args)
     tmp = None
     out = args.out
     if out is None:
@@ -209,7 +221,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = str(Path(tmp) / "sweep.zarr")
     try:
         try:
-            prepared = prepare(spec, out, max_steps=settings.max_steps)
+            prepared = prepare(spec, out, max_cpu_hours=settings.max_cpu_hours)
         except SpecError as exc:
             _err(f"patchwalk run: {exc.title}:\n{_format_errors(exc)}")
             return 2
@@ -222,13 +234,79 @@ def cmd_run(args: argparse.Namespace) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def finished_results(store: str | Path, spec_hash: str | None = None
+                     ) -> tuple[dict[str, Any], SweepResults] | None:
+    """The root attributes and results of a finalised store (of ``spec_hash`` if given), read
+    as plain JSON — no zarr, numba or Dask imported — or None when it is not one."""
+    from patchwalk_client.models import SweepResults
+
+    path = Path(store)
+    try:
+        attrs = json.loads((path / "zarr.json").read_text(encoding="utf-8"))["attributes"]
+        if not isinstance(attrs, dict) or not attrs.get("summaries"):
+            return None
+        if attrs.get("patchwalk") != "patchwalk-sweep/1":
+            return None
+        if spec_hash is not None and attrs.get("spec_hash") != spec_hash:
+            return None
+        text = (path / "results.json").read_text(encoding="utf-8")
+        return attrs, SweepResults.model_validate_json(text)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _dry_run(spec: Any, settings: ServiceSettings, as_json: bool) -> int:
+    """``patchwalk run --dry-run``: the plan and its cost on this cluster; nothing written."""
+    from patchwalk_client.errors import SpecError
+
+    from .backend import StoreBackend
+
+    try:
+        plan = StoreBackend(Path(tempfile.gettempdir())).plan(spec.model_dump(mode="json"))
+    except SpecError as exc:
+        _err(f"patchwalk run: invalid spec:\n{_format_errors(exc)}")
+        return 2
+    if plan.errors:
+        _err("patchwalk run: the sweep cannot run:\n" + "\n".join(
+            f"  {e['loc']}: {e['msg']}" for e in plan.errors))
+        return 2
+    workers = settings.workers
+    info = plan.dry_run(workers)
+    over = plan.over_budget(settings.max_cpu_hours)
+    info["budget_cpu_hours"] = settings.max_cpu_hours
+    info["accepted"] = over is None
+    print(json.dumps(info) if as_json else (
+        f"sweep {plan.name!r}: {plan.n_points} points, {plan.tasks_total} tasks "
+        f"({', '.join(sorted(plan.kernels))})\n"
+        f"estimated {plan.estimated_steps:.3g} particle-steps, "
+        f"{plan.estimated_cpu_hours:.3g} CPU-hours, about {_hms(plan.wall_seconds(workers))} "
+        f"on {workers} workers (budget {settings.max_cpu_hours:g} CPU-hours)"))
+    if over:
+        _err(f"patchwalk run: {over}")
+        return 2
+    return 0
+
+
+def _hms(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"
+
+
 def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared, out: str) -> int:
     from patchwalk_worker.results import read_results
     from patchwalk_worker.store import SweepStore
 
     from .cluster import default_in_flight, open_cluster
     from .engine import run_prepared
+    from .registry import sweep_id_for
 
+    if prepared.skipped == prepared.plan.tasks_total:  # nothing to compute: no cluster
+        prepared.backend.finalize(sweep_id_for(prepared.plan.spec_hash), prepared.plan.spec)
+        _err(f"skipped {prepared.skipped} finished tasks")
+        return _print_results(read_results(out), args)
     try:
         session = open_cluster(settings, prepared.plan.kernels)
     except ValueError as exc:

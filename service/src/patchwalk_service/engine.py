@@ -55,21 +55,27 @@ class Prepared:
     skipped: int
 
 
-def prepare(spec: SweepSpec, store_path: str | Path, *, max_steps: float = 1e12) -> Prepared:
+def prepare(
+    spec: SweepSpec, store_path: str | Path, *, max_cpu_hours: float = 100.0,
+    estimate: bool = True,
+) -> Prepared:
     """Validate every point, then create or open the store (nothing is written on error).
+
+    ``estimate=False`` skips the cost pilots and the budget (a store with nothing left to run).
 
     Raises
     ------
     patchwalk_client.errors.SpecError
-        A point cannot run, or the sweep exceeds ``max_steps`` (the errors say how to fix it).
+        A point cannot run, or the sweep exceeds ``max_cpu_hours`` (the errors say how to fix
+        it).
     patchwalk_worker.store.StoreError
         The store holds another spec.
     """
     backend = StoreBackend(Path(store_path).parent, store=Path(store_path))
-    plan = backend.plan(spec.model_dump(mode="json"), max_steps=max_steps)
+    plan = backend.plan(spec.model_dump(mode="json"), estimate=estimate)
     if plan.errors:
         raise SpecError(plan.errors, title="the sweep cannot run")
-    over = plan.over_budget(max_steps)
+    over = plan.over_budget(max_cpu_hours) if estimate else None
     if over:
         raise SpecError.single("", over, title="the sweep is beyond the compute budget")
     opened = backend.open(sweep_id_for(plan.spec_hash), plan.spec)
@@ -110,7 +116,7 @@ def run_sweep(
     client: Client,
     *,
     max_in_flight: int | None = None,
-    max_steps: float = 1e12,
+    max_cpu_hours: float = 100.0,
     progress: ProgressSink | None = None,
     cancel: Cancel | None = None,
 ) -> RunReport:
@@ -126,8 +132,8 @@ def run_sweep(
         Left open.
     max_in_flight : int, optional
         Tasks submitted at once (default: twice the number of workers).
-    max_steps : float
-        Compute budget of the sweep in particle-steps.
+    max_cpu_hours : float
+        Compute budget of the sweep in estimated CPU-hours.
     progress : ProgressSink, optional
     cancel : callable or threading.Event, optional
         Checked after each finished task; when true, the rest is cancelled (what was
@@ -143,7 +149,7 @@ def run_sweep(
         As :func:`prepare`, before any task runs.
     """
     t0 = time.perf_counter()
-    prepared = prepare(spec, store_path, max_steps=max_steps)
+    prepared = prepare(spec, store_path, max_cpu_hours=max_cpu_hours)
     return run_prepared(prepared, client, max_in_flight=max_in_flight, progress=progress,
                         cancel=cancel, started=t0)
 

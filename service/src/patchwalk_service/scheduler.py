@@ -305,7 +305,7 @@ class Scheduler:
                 if not gave:
                     break
             for run in list(self.runs.values()):
-                if not run.pending and not run.in_flight:
+                if not run.pending and not run.in_flight and not self._extend(run):
                     self._finish(run)
 
     def _complete(self, handle: Any) -> None:
@@ -355,8 +355,30 @@ class Scheduler:
             if run.id in self._sinks:
                 self._sinks[run.id].update(1, int(steps))
             self._save(run)
-            if not run.pending and not run.in_flight:
+            if not run.pending and not run.in_flight and not self._extend(run):
                 self._finish(run)
+
+    def _extend(self, run: SweepRun) -> bool:
+        """Ask the store for more tasks once every task given so far is done.
+
+        A point run to a tolerance (``particles.target_rel_err``) gets its next batch of
+        realisations only here, after the whole previous batch finished, so which tasks run is
+        a function of the spec alone. True when tasks were added.
+        """
+        try:
+            opened = self.backend.open(run.id, run.spec)
+        except Exception as exc:
+            self._fail(run.id, f"cannot reopen the sweep's store: {exc}")
+            return True
+        if not opened.pending:
+            return False
+        run.pending.extend(opened.pending)
+        run.total = opened.total
+        run.done = opened.total - len(opened.pending)
+        if run.id in self._sinks:
+            self._sinks[run.id].start(run.total, run.done)
+        self._save(run, force=True)
+        return True
 
     def _finish(self, run: SweepRun) -> None:
         self.runs.pop(run.id, None)

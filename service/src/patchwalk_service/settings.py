@@ -68,8 +68,9 @@ class ServiceSettings(BaseSettings):
     max_running: int = Field(
         default=4, ge=1, description="sweeps sharing the cluster at once (FIFO)"
     )
-    max_steps: float = Field(
-        default=1e12, gt=0, description="compute budget: particle-steps per sweep"
+    max_cpu_hours: float = Field(
+        default=100.0, gt=0,
+        description="compute budget: estimated CPU-hours (workers x wall) per sweep",
     )
     # ---- the REST service ------------------------------------------------------------------
     host: str = "127.0.0.1"

@@ -15,6 +15,7 @@ draws it: nothing is read from a path a client names.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from patchwalk_worker.media import build_medium
 from patchwalk_worker.results import records, summarise
 from patchwalk_worker.rng import medium_rng
 from patchwalk_worker.task import n_tasks, task_particles
+from patchwalk_worker.tolerance import Decision
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_client.spec import SweepSpec
@@ -70,6 +72,10 @@ class _FinishedTasks:
             self.n_tasks.append(int(keep.size))
             self._keep.append(keep)
             self._index.append(i)
+
+    def decisions(self) -> list[Decision]:
+        """Each point summarises exactly its finished tasks (no tolerance stop decided yet)."""
+        return [Decision(n, False, False, math.nan, math.nan) for n in self.n_tasks]
 
     def read_point(self, j: int) -> dict[str, np.ndarray]:
         data = self._store.read_point(self._index[j])

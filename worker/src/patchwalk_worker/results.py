@@ -45,8 +45,10 @@ from patchwalk_worker.summary import (
     escape_summary,
     kappa_2d,
 )
+from patchwalk_worker.task import task_particles
 from patchwalk_worker.theory import kappa_2d_heuristic, theory_curves
 from patchwalk_worker.theory_validity import escape_rate_8_values, validated_curves
+from patchwalk_worker.tolerance import Decision
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_client.spec import SweepSpec
@@ -109,6 +111,9 @@ class PointSummary:
         Escape-rate estimate of eq. (8) at ``distances`` (two-phase media).
     density : DensityPoint or None
         n(x, t) of a point source (``[density]``, reference kernel; Fig. 2).
+    tolerance : tuple or None
+        ``(target_rel_err, Decision)`` of a point run to a tolerance; ``n_particles``,
+        ``n_tasks``, ``steps`` are then of the tasks the summaries use (the stopping prefix).
     """
 
     params: dict[str, Any]
@@ -130,6 +135,7 @@ class PointSummary:
     validity: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_eq8: np.ndarray | None = None
     density: DensityPoint | None = None
+    tolerance: tuple[float, Decision] | None = None  # (target_rel_err, its decision)
 
 
 def summarise(store: SweepStore) -> list[PointSummary]:
@@ -140,7 +146,8 @@ def summarise(store: SweepStore) -> list[PointSummary]:
         d = store.read_point(i)
         t = store.times[i]
         spec = pt.spec
-        n_particles = int(spec.particles.count)
+        decision = store.decisions()[i]
+        n_particles = sum(task_particles(spec, k) for k in range(decision.tasks))
         heuristic = None
         if two_d:
             h = kappa_2d_heuristic(spec)
@@ -171,6 +178,8 @@ def summarise(store: SweepStore) -> list[PointSummary]:
             validity=validity,
             rate_eq8=escape_rate_8_values(spec, dist),
             density=None if spec.density is None else density_record(spec, i, pt.params),
+            tolerance=(None if spec.particles.target_rel_err is None
+                       else (spec.particles.target_rel_err, decision)),
         ))
     return out
 
@@ -195,6 +204,15 @@ def _nums(xs: Any) -> list[float | None]:
     return [_num(x) for x in np.asarray(xs, dtype=np.float64).tolist()]
 
 
+def _tolerance(p: PointSummary) -> dict[str, Any]:
+    """The run-to-tolerance fields of a point's ``/kappa`` record (none without a target)."""
+    if p.tolerance is None:
+        return {}
+    target, d = p.tolerance
+    return {"target_rel_err": target, "rel_err": _num(d.rel_err),
+            "limiting_time": _num(d.limiting_time), "target_reached": d.reached}
+
+
 def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
     """The typed records (REST bodies, ``patchwalk run --json``) of summarised points."""
     kappa, kappa2d, escape, theory = [], [], [], []
@@ -209,7 +227,7 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
             kappa_A=_num(p.realisation_columns[0]), kappa_H=_num(p.realisation_columns[1]),
             kappa_A_ensemble=_num(p.ensemble[0]), kappa_H_ensemble=_num(p.ensemble[1]),
             kappa_perp=None if p.kappa_perp is None else _num(p.kappa_perp),
-            n_particles=p.n_particles, n_tasks=p.n_tasks,
+            n_particles=p.n_particles, n_tasks=p.n_tasks, **_tolerance(p),
         ))
         if p.kappa_2d is not None and p.heuristic is not None:
             k2 = p.kappa_2d

@@ -22,6 +22,7 @@ so ``xarray.open_zarr(STORE)`` gives a Dataset; the raw per-task arrays open wit
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from patchwalk_worker.integrity import CHUNK_CODECS, require_verified, verified_
 from patchwalk_worker.kernels.kernel import escape_distances
 from patchwalk_worker.results import read_results, records, summarise, write_results
 from patchwalk_worker.task import TaskResult, n_tasks
+from patchwalk_worker.tolerance import Decision, decide, max_tasks
 
 if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_client.model import SweepSpec
@@ -80,6 +82,7 @@ class SweepStore:
         self.spec_hash = hash_
         self._arrays: dict[str, zarr.Array[Any]] = {}  # opened per-task arrays (metadata read once)
         self._names: set[str] | None = None
+        self._decided: tuple[bytes, list[Decision]] | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -141,7 +144,7 @@ class SweepStore:
     def _init_arrays(self) -> None:
         pts = self.points
         n_p = len(pts)
-        k_max = max(self.n_tasks)
+        k_max = max(max_tasks(p.spec) for p in pts)
         n_t = max(len(x) for x in self.times)
         n_d = max(x.shape[0] for x in self.distances)
         with _quiet():
@@ -174,7 +177,7 @@ class SweepStore:
                 "versions": _versions(),
                 "axes": [[name, list(vals)] for name, vals in axes(self.spec)],
                 "n_points": n_p,
-                "n_tasks": list(self.n_tasks),
+                "n_tasks": [n_tasks(p.spec) for p in pts],
                 "params": [p.params for p in pts],
                 "initialised": True,
             })
@@ -185,10 +188,31 @@ class SweepStore:
         """The sweep's points (``patchwalk_client.sweep.expand_points``)."""
         return list(expand_points(self.spec))
 
-    @cached_property
+    @property
     def n_tasks(self) -> list[int]:
-        """Number of tasks of each point."""
-        return [n_tasks(p.spec) for p in self.points]
+        """Number of tasks of each point (with ``particles.target_rel_err``: the tasks it needs
+        now, :func:`patchwalk_worker.tolerance.decide`)."""
+        return [d.tasks for d in self.decisions()]
+
+    def decisions(self) -> list[Decision]:
+        """The tolerance state of each point, from the finished tasks (cached per done mask)."""
+        pts = self.points
+        if all(p.spec.particles.target_rel_err is None for p in pts):
+            return [Decision(n_tasks(p.spec), True, True, math.nan, math.nan) for p in pts]
+        mask = self.done_mask()
+        key = mask.tobytes()
+        if self._decided is not None and self._decided[0] == key:
+            return self._decided[1]
+        out = []
+        for i, p in enumerate(pts):
+            if p.spec.particles.target_rel_err is None:
+                out.append(Decision(n_tasks(p.spec), True, True, math.nan, math.nan))
+                continue
+            k, n_t = max_tasks(p.spec), len(self.times[i])
+            sums = np.asarray(self._tasks("sums")[i, :k, :n_t])
+            out.append(decide(p.spec, sums, mask[i, :k], self.times[i]))
+        self._decided = (key, out)
+        return out
 
     @cached_property
     def times(self) -> list[np.ndarray]:
@@ -225,8 +249,9 @@ class SweepStore:
         return np.asarray(self._tasks("done")[...], dtype=bool)
 
     def done_count(self) -> int:
-        """Number of finished tasks."""
-        return int(np.count_nonzero(self.done_mask()))
+        """Number of finished tasks among those the points need."""
+        mask = self.done_mask()
+        return int(sum(np.count_nonzero(mask[p, :k]) for p, k in enumerate(self.n_tasks)))
 
     def steps_done(self) -> int:
         """Particle-steps of the finished tasks."""
@@ -280,8 +305,8 @@ class SweepStore:
         }
 
     def complete(self) -> bool:
-        """Whether every task is done."""
-        return self.done_count() == self.total()
+        """Whether every task is done (and every point with a target has stopped)."""
+        return all(d.stopped for d in self.decisions()) and self.done_count() == self.total()
 
     def has_summaries(self) -> bool:
         """Whether the summary arrays have been written."""

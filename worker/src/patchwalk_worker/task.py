@@ -70,17 +70,22 @@ def n_tasks(spec: SweepSpec) -> int:
 
 
 def task_particles(spec: SweepSpec, task: int) -> int:
-    """Particles of task ``task`` (all ``per_task`` except possibly the last).
+    """Particles of task ``task`` (all ``per_task`` except possibly the last of the first
+    ``n_tasks``; the tasks a ``particles.target_rel_err`` adds have ``per_task`` each).
 
     Raises
     ------
     IndexError
-        If ``task`` is not in ``range(n_tasks(spec))``.
+        If ``task`` is not in ``range(max_tasks(spec))`` (:mod:`patchwalk_worker.tolerance`).
     """
-    k = n_tasks(spec)
+    from .tolerance import max_tasks
+
+    k = max_tasks(spec)
     if not 0 <= task < k:
         raise IndexError(f"task {task} out of range: this point has {k} tasks (0..{k - 1})")
     per = spec.particles.per_task
+    if task >= n_tasks(spec):
+        return int(per)
     return int(min(per, spec.particles.count - task * per))
 
 

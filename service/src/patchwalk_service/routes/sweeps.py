@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from patchwalk_client.models import SweepPage, SweepStatus
 
 from ..contract import check_body_types
@@ -180,7 +181,10 @@ def _check_text(spec: dict[str, Any]) -> None:
     response_model=SweepStatus,
     responses={200: {"model": SweepStatus, "description": "the identical sweep already exists"}},
 )
-async def submit_sweep(request: Request, response: Response) -> SweepStatus:
+async def submit_sweep(
+    request: Request, response: Response,
+    dry_run: bool = Query(False, description="only estimate the cost; create nothing"),
+) -> Any:
     """Submit a spec (JSON, TOML or YAML body); an identical spec returns the existing sweep."""
     from patchwalk_client.errors import SpecError
 
@@ -190,10 +194,17 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
     body = await _read_body(request, settings.max_body_bytes)
     source, media_type = _spec_source(body, request.headers.get("content-type", ""))
     backend = request.app.state.backend
+    registry = request.app.state.registry
     try:
-        plan = await run_in_threadpool(
-            backend.plan, source, max_steps=settings.max_steps, media_type=media_type
-        )
+        quick = await run_in_threadpool(backend.plan, source, media_type=media_type,
+                                        estimate=False)
+        existing = None if dry_run else registry.get(sweep_id_for(quick.spec_hash))
+        if existing is not None and existing.state not in ("failed", "cancelled"):
+            # an identical live or finished sweep: answered without the cost pilots
+            response.status_code = 200
+            response.headers["Location"] = f"/v1/sweeps/{existing.id}"
+            return sweep_view(request, existing)
+        plan = await run_in_threadpool(backend.plan, source, media_type=media_type)
     except SpecError as exc:
         raise ProblemError(422, str(exc), title="Invalid sweep spec", errors=exc.errors) from None
     except (ValueError, RecursionError, TypeError, ArithmeticError) as exc:
@@ -209,19 +220,24 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
     _check_text(plan.spec)
     if isinstance(source, dict):
         check_body_types(source, plan.spec)
-    registry = request.app.state.registry
     existing = registry.get(sweep_id_for(plan.spec_hash))
     if existing is None or existing.state not in (*ACTIVE, "done"):
         check_quota(request, registry, owner)
         await run_in_threadpool(check_space, request)
-    msg = plan.over_budget(settings.max_steps)
+    msg = plan.over_budget(settings.max_cpu_hours)
+    if dry_run and not plan.errors:
+        response.status_code = 200
+        return JSONResponse({**plan.dry_run(settings.workers),
+                             "budget_cpu_hours": settings.max_cpu_hours,
+                             "accepted": msg is None})
     if msg:
         raise ProblemError(
             422,
             msg,
             title="Sweep beyond the compute budget",
             errors=[*plan.errors, {"loc": "", "msg": msg}],
-            budget_steps=settings.max_steps,
+            budget_cpu_hours=settings.max_cpu_hours,
+            estimated_cpu_hours=plan.estimated_cpu_hours,
             estimated_steps=plan.estimated_steps,
         )
     if plan.errors:
@@ -230,7 +246,8 @@ async def submit_sweep(request: Request, response: Response) -> SweepStatus:
             "the sweep cannot run: " + "; ".join(f"{e['loc']}: {e['msg']}" for e in plan.errors),
             title="Sweep not feasible",
             errors=plan.errors,
-            budget_steps=settings.max_steps,
+            budget_cpu_hours=settings.max_cpu_hours,
+            estimated_cpu_hours=plan.estimated_cpu_hours,
             estimated_steps=plan.estimated_steps,
         )
     record, created = registry.create_or_get(

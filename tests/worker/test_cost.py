@@ -1,0 +1,104 @@
+"""The cost model (patchwalk_worker.cost) against real runs: estimate/measured in [0.5, 2] for
+particle-steps and for CPU seconds, on a table of small specs of every particle kernel."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from patchwalk_client.spec import SweepSpec, parse_spec
+from patchwalk_worker import cost
+from patchwalk_worker.task import n_tasks, run_task
+
+POWER = {"pdf": "power_law", "alpha": 2.5, "l_min": 1.0, "l_max": 50.0}
+
+
+def _spec(**over: Any) -> SweepSpec:
+    d: dict[str, Any] = {
+        "seed": 3, "kernel": "exact",
+        "medium": {"length": 3000.0, "high": {"kappa": 1.0, "patches": POWER},
+                   "low": {"kappa": 1e-3, "patches": {"pdf": "same"}}},
+        "particles": {"count": 400, "per_task": 100},
+        "times": {"min": 0.01, "max": 1e4, "count": 20},
+    }
+    for key, value in over.items():
+        node = d
+        *head, last = key.split("__")
+        for k in head:
+            node = node.setdefault(k, {})
+        node[last] = value
+    return parse_spec(d)
+
+
+#: (id, spec): each real run takes well under 2 s on one core.
+TABLE = [
+    ("exact-power-law-2.5", _spec()),
+    ("exact-power-law-1.5", _spec(medium__high__patches={**POWER, "alpha": 1.5})),
+    ("exact-escape", _spec(escape={"distances": [5.0, 20.0]}, times__max=2e3)),
+    ("exact-explicit", _spec(medium={"patches": [[1.0, 1.0], [0.5, 0.01], [2.0, 0.3]]},
+                             times__max=300.0)),
+    ("exact-long-horizon", _spec(particles={"count": 40, "per_task": 20}, times__max=3e5)),
+    ("exact-2d", _spec(dimensions=2, medium__kappa_perp=1e-2, medium__l_perp=1.0,
+                       medium__strips=20, particles={"count": 100, "per_task": 50},
+                       times__max=300.0)),
+    ("euler", _spec(kernel="euler", medium__low__kappa=0.1, times__max=30.0,
+                    particles={"count": 400, "per_task": 200}, euler={"courant": 1e-3})),
+    ("pitch", _spec(kernel="pitch", medium__low__kappa=0.1, times__max=20.0,
+                    particles={"count": 100, "per_task": 50}, pitch={"v": 5.0})),
+]
+
+
+def _measure(spec: SweepSpec) -> tuple[float, float]:
+    steps = 0
+    c0 = time.perf_counter()
+    for k in range(n_tasks(spec)):
+        steps += run_task(spec, 0, k).steps
+    return float(steps), time.perf_counter() - c0
+
+
+@pytest.mark.parametrize(("name", "spec"), TABLE, ids=[t[0] for t in TABLE])
+def test_estimate_within_2x_of_measured(name: str, spec: SweepSpec) -> None:
+    run_task(spec, 0, 0)  # compile / load the kernel before timing anything
+    est = cost.point_cost(spec, 0)
+    steps, wall = _measure(spec)
+    assert est.tasks == n_tasks(spec)
+    assert 0.5 <= est.steps / steps <= 2.0, (name, est.steps, steps)
+    kernel_cpu = est.cpu_seconds - est.tasks * cost.TASK_OVERHEAD_S
+    assert 0.5 <= kernel_cpu / wall <= 2.0, (name, kernel_cpu, wall, est.ns_per_step)
+
+
+def test_pilot_is_deterministic_and_seeded_apart() -> None:
+    spec = _spec()
+    a, b = cost.point_cost(spec, 0), cost.point_cost(spec, 0)
+    assert a.steps == b.steps and a.source == "pilot"
+    assert cost.point_cost(spec, 1).steps != a.steps  # point 1: its own medium and particles
+    state = cost.pilot_state(3, 0)
+    from patchwalk_worker.rng import task_state
+
+    assert not np.array_equal(state, task_state(3, 0, 0))  # not any task's particle stream
+
+
+def test_extrapolation_of_a_long_horizon_stays_within_the_pilot_budget() -> None:
+    spec = _spec(particles={"count": 2000, "per_task": 500}, times__max=1e7)
+    c0 = time.perf_counter()
+    est = cost.point_cost(spec, 0)
+    assert time.perf_counter() - c0 < 5.0
+    # per-particle steps of eight particles really run to 1e6 bound the 1e7 rate from below
+    short = _spec(particles={"count": 8, "per_task": 8}, times__max=1e6)
+    s_short, _ = _measure(short)
+    assert est.steps / 2000 > 5 * s_short / 8
+
+
+@pytest.mark.parametrize("kernel", ["exact", "euler"])
+def test_a_huge_count_is_estimated_in_constant_time(kernel: str) -> None:
+    spec = _spec(kernel=kernel, medium__low__kappa=0.1, times__max=10.0,
+                 particles={"count": 10**12 + 3, "per_task": 10**9})
+    c0 = time.perf_counter()
+    est = cost.point_cost(spec, 0)
+    assert time.perf_counter() - c0 < 10.0
+    assert est.tasks == 1001
+    small = cost.point_cost(_spec(kernel=kernel, medium__low__kappa=0.1, times__max=10.0,
+                                  particles={"count": 1000, "per_task": 1000}), 0)
+    assert est.steps / (10**12 + 3) == pytest.approx(small.steps / 1000, rel=0.5)

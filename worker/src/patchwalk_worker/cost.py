@@ -1,0 +1,219 @@
+"""What a sweep point will cost: particle-steps and CPU seconds, from a short pilot run.
+
+The number of steps a particle kernel takes is a property of the walk, not of the spec alone:
+the ``exact`` kernel's step is Δt = min(u_far, u_near + u_next)²/(2s²) in y = x/√κ units, and it
+jumps across a patch in one exit-time draw of mean duration (l/√κ)²/8, so its step *rate* is
+the time-average over the patches a particle visits of ~8κ/l² (plus a few steps per interface
+crossing, per output time and per escape level). Particles start uniformly, which is the
+invariant density of eq. (1), so that rate is stationary: the expected steps per particle grow
+as s(t) ≈ c·n_out(t) + b·t from t = 0, with b a medium average no closed formula gets to 2×
+for heavy-tailed pdfs (it is dominated by short fast patches, weighted by the time spent in
+them). We therefore *measure* it:
+
+* **pilot** — a few particles (:data:`PILOT_PARTICLES`) on the realisation of task 0 of the
+  point (the same medium the task will draw, ``spawn_key=(point, 0, 0)``) with their own
+  particle stream ``spawn_key=(point, 0, 2)`` (:func:`pilot_state`), on a ladder of horizons
+  T₀ < 8T₀ < 64T₀ … ≤ t_max, each run on the spec's output times below T. The ladder stops at
+  t_max (then the pilot's steps per particle are the estimate) or when the next rung would
+  exceed :data:`PILOT_STEPS` particle-steps; then s(t_max) = s(T) + b·(t_max − T) with
+  b = (s(T) − s(T/8))/(T − T/8), the late-time rate. The first rung is capped with the kernel's
+  declared upper bound (``Kernel.cost``) so it never exceeds the budget either. Escape
+  distances and every other option act on the pilot as on the real run, so the model needs no
+  update when a kernel's step rule changes.
+* **kernels with a known step count** (``euler``, ``pitch``: count·t_max/Δt exactly;
+  ``reference``: its cell-updates) take their declared ``Kernel.cost``; the pilot only times
+  them (task 0's particles on a horizon of ≥ :data:`PILOT_SECONDS`, or t_max; the reference
+  runs task 0 whole when it is small).
+* **wall time** — ns per step is *measured by the pilot* (its largest rung, after the kernel
+  was compiled or loaded from the numba cache), and one task costs
+  t_medium + steps·ns + :data:`TASK_OVERHEAD_S` (store writes and the Dask round trip,
+  docs/engine.md). CPU seconds of the point are the sum over its tasks; the wall on a cluster
+  of W workers is about CPU/W (never less than one task).
+
+The pilot is deterministic in its steps (seeds from the spec); its timings are not, so only the
+wall estimate varies between calls.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from patchwalk_client.spec import SweepSpec
+
+from .kernels.registry import get_kernel, warm_up
+from .media import build_medium
+from .rng import medium_rng, seed_sequence
+from .tolerance import max_tasks
+
+#: Spawn-key stream of the pilot's particles: ``SeedSequence(seed, spawn_key=(point, 0, 2))``.
+PILOT_STREAM = 2
+#: Particles of a pilot (its own stream; more when the whole horizon is cheap).
+PILOT_PARTICLES = 32
+#: Most particles of a pilot (when the full horizon is cheap, more particles cut the noise).
+PILOT_MAX_PARTICLES = 512
+#: Largest pilot rung, in particle-steps (≈ 0.05 s for the exact kernel).
+PILOT_STEPS = 1_000_000.0
+#: Shortest timing run of a kernel whose step count is known (timer and cache noise).
+PILOT_SECONDS = 0.05
+#: Growth of the pilot's horizon from one rung to the next.
+PILOT_GROWTH = 8.0
+#: Fixed cost of one task beyond its kernel and medium: five chunk writes and a Dask round trip.
+TASK_OVERHEAD_S = 0.02
+#: Kernels whose declared cost is their exact step count (the pilot only times them).
+EXACT_COUNT = frozenset({"euler", "pitch"})
+
+_warm: set[str] = set()
+
+
+@dataclass(frozen=True)
+class PointCost:
+    """Estimated cost of one sweep point.
+
+    Attributes
+    ----------
+    tasks : int
+        Tasks (realisations) of the point (with ``particles.target_rel_err``: the most it may
+        take, ``max_count/per_task``, so that the budget bounds the worst case).
+    steps : float
+        Particle-steps of all its tasks (lattice cell-updates for ``reference``).
+    cpu_seconds : float
+        Seconds of one core for all its tasks (kernel + medium + per-task overhead).
+    ns_per_step : float
+        Measured by the pilot.
+    task_seconds : float
+        Seconds of its longest task (a cluster cannot finish the point faster).
+    source : str
+        ``"pilot"`` (steps measured and extrapolated) or ``"formula"`` (the kernel's count).
+    """
+
+    tasks: int
+    steps: float
+    cpu_seconds: float
+    ns_per_step: float
+    task_seconds: float
+    source: str
+
+
+def pilot_state(seed: int, point: int) -> np.ndarray:
+    """xoshiro256 state of a point's pilot particles (``spawn_key=(point, 0, 2)``)."""
+    state = seed_sequence(seed, point, 0, PILOT_STREAM).generate_state(4, np.uint64)
+    if not state.any():  # pragma: no cover - probability 2**-256
+        state[0] = np.uint64(0x9E3779B97F4A7C15)
+    return state
+
+
+def _ensure_warm(kernel: str) -> None:
+    if kernel not in _warm:
+        warm_up([kernel])
+        _warm.add(kernel)
+
+
+def _rung_times(times: np.ndarray, horizon: float) -> np.ndarray:
+    below = times[times < horizon]
+    return np.concatenate([below, [horizon]]).astype(np.float64)
+
+
+def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
+    """Estimated particle-steps and CPU seconds of one resolved point spec (see module doc).
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        A resolved point spec (no sweep axes), already checked by ``check_feasible``.
+    point : int
+        Its index in the sweep (selects the pilot's medium and particle streams).
+
+    Returns
+    -------
+    PointCost
+    """
+    from .task import task_particles
+
+    kernel = get_kernel(spec.kernel)
+    n_task = max_tasks(spec)
+    count = spec.particles.count
+    times = np.asarray(spec.output_times(), dtype=np.float64)
+    t_max = float(times[-1])
+    _ensure_warm(kernel.name)
+    c0 = time.perf_counter()
+    medium = build_medium(spec, medium_rng(spec.seed, point, 0), t_max)
+    t_medium = time.perf_counter() - c0
+    state = pilot_state(spec.seed, point)
+    formula = float(kernel.cost(spec))
+    if kernel.name == "reference":
+        return _reference_cost(spec, point, n_task, formula, t_medium)
+    n_p = PILOT_PARTICLES  # its own particles: as many for a tiny task as for a big one
+    if kernel.name in EXACT_COUNT:  # steps known: one timing run of about PILOT_STEPS
+        steps_pp = formula / count
+        n_p = max(1, min(task_particles(spec, 0), PILOT_MAX_PARTICLES))
+        horizon = t_max * min(1.0, PILOT_STEPS / (n_p * steps_pp))
+        while True:
+            c0 = time.perf_counter()
+            res = kernel.run(spec, medium, _rung_times(times, horizon), n_p, state)
+            wall = time.perf_counter() - c0
+            if wall >= PILOT_SECONDS or horizon >= t_max:
+                break
+            horizon = min(t_max, horizon * min(PILOT_SECONDS / max(wall, 1e-6), 64.0))
+        ns = 1e9 * wall / max(res.steps, 1)
+        return _totals(spec, n_task, steps_pp, ns, t_medium, "formula")
+    bound_pp = formula / count / t_max  # upper bound of steps per particle per unit time
+    horizon = min(float(times[0]), PILOT_STEPS / n_p / max(bound_pp, 1e-300))
+    horizon = min(max(horizon, t_max * 1e-12), t_max)
+    prev: tuple[float, float] | None = None
+    while True:
+        c0 = time.perf_counter()
+        res = kernel.run(spec, medium, _rung_times(times, horizon), n_p, state.copy())
+        wall = time.perf_counter() - c0
+        s_pp = res.steps / n_p
+        if horizon >= t_max:
+            more = min(int(PILOT_STEPS / max(res.steps, 1)), PILOT_MAX_PARTICLES // n_p)
+            if more >= 2:
+                n_p *= more  # cheap: sample more particles
+                continue
+            steps_pp = s_pp
+            break
+        if res.steps * PILOT_GROWTH > PILOT_STEPS:
+            rate = s_pp / horizon if prev is None else (s_pp - prev[1]) / (horizon - prev[0])
+            steps_pp = s_pp + max(rate, 0.0) * (t_max - horizon)
+            break
+        prev = (horizon, s_pp)
+        horizon = min(horizon * PILOT_GROWTH, t_max)
+    ns = 1e9 * wall / max(res.steps, 1)
+    return _totals(spec, n_task, steps_pp, ns, t_medium, "pilot")
+
+
+def _totals(spec: SweepSpec, n_task: int, steps_pp: float, ns: float, t_medium: float,
+            source: str) -> PointCost:
+    from .task import n_tasks, task_particles
+
+    # O(1) in the number of tasks (a spec may ask for any count): every task has per_task
+    # particles except possibly task K0-1 (the last of the first count particles)
+    k0 = n_tasks(spec)
+    last = task_particles(spec, k0 - 1)
+    per = spec.particles.per_task
+    particles = (n_task - 1) * per + last
+    fixed = t_medium + TASK_OVERHEAD_S
+    cpu = n_task * fixed + particles * steps_pp * ns * 1e-9
+    longest = fixed + max(per if n_task > 1 else last, last) * steps_pp * ns * 1e-9
+    return PointCost(tasks=n_task, steps=steps_pp * particles, cpu_seconds=cpu,
+                     ns_per_step=ns, task_seconds=longest, source=source)
+
+
+def _reference_cost(spec: SweepSpec, point: int, n_task: int, formula: float,
+                    t_medium: float) -> PointCost:
+    """The reference lattice: run task 0 when it is small, else assume 10 ns per cell-update."""
+    from .task import run_task
+
+    ns = 10.0
+    if formula <= 50 * PILOT_STEPS:
+        if "reference-solvers" not in _warm:  # first use in this process: compile/load first
+            run_task(spec, point, 0)
+            _warm.add("reference-solvers")
+        c0 = time.perf_counter()
+        run_task(spec, point, 0)
+        ns = 1e9 * max(time.perf_counter() - c0 - t_medium, 0.0) / max(formula, 1.0)
+    sec = t_medium + formula * ns * 1e-9 + TASK_OVERHEAD_S
+    return PointCost(tasks=n_task, steps=formula * n_task, cpu_seconds=sec * n_task,
+                     ns_per_step=ns, task_seconds=sec, source="formula")
