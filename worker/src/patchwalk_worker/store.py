@@ -233,7 +233,9 @@ class SweepStore:
         if arr is None:
             found = self.group[f"tasks/{name}"]
             assert isinstance(found, zarr.Array)
-            arr = self._arrays[name] = found
+            # the array config is not stored: every chunk is written, even one equal to the
+            # fill value (steps = 0 of the reference kernel), so a missing chunk is a lost one
+            arr = self._arrays[name] = found.with_config(write_empty_chunks=True)
         return arr
 
     def _task_names(self) -> set[str]:
