@@ -10,6 +10,11 @@ kinds, whichever allows the longer step:
 * **x-step** (the 1D step): the y-path cannot reach the nearest strip edge within ``safety``
   standard deviations, Δt ≤ z²/(2s²κ⊥) with z the y-distance to that edge; x takes the exact
   skew-Brownian interface step in its strip; y += √(2κ⊥Δt)χ.
+* **y-first step** (y could reach the edge within the 1D step, Δt = min(1D rule,
+  (l_⊥ − z)²/(2s²κ⊥))): the hitting time τ = z²/(2κ⊥Z²) is drawn first (y is independent of
+  x); if τ < Δt, x takes the exact 1D step of length τ and y is put on the edge (which strip
+  labels a particle on the edge does not matter: the next step is an edge step from z = 0);
+  else x takes the 1D step of Δt and y's end point is drawn from the law killed at the edge.
 * **edge step**: x cannot reach a patch edge of *either* strip beside the edge (distance d,
   Δt ≤ d²/(2s² max κ)), nor y the far edges, Δt ≤ (l_⊥ − z)²/(2s²κ⊥). Then x given the y-path
   is a Brownian motion run with the clock Θ = κ_own T_own + κ_other T_other, T_other the time y
