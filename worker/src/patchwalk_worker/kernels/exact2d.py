@@ -10,6 +10,11 @@ kinds, whichever allows the longer step:
 * **x-step** (the 1D step): the y-path cannot reach the nearest strip edge within ``safety``
   standard deviations, Δt ≤ z²/(2s²κ⊥) with z the y-distance to that edge; x takes the exact
   skew-Brownian interface step in its strip; y += √(2κ⊥Δt)χ.
+* **y-first step** (y could reach the edge within the 1D step, Δt = min(1D rule,
+  (l_⊥ − z)²/(2s²κ⊥))): the hitting time τ = z²/(2κ⊥Z²) is drawn first (y is independent of
+  x); if τ < Δt, x takes the exact 1D step of length τ and y is put on the edge (which strip
+  labels a particle on the edge does not matter: the next step is an edge step from z = 0);
+  else x takes the 1D step of Δt and y's end point is drawn from the law killed at the edge.
 * **edge step**: x cannot reach a patch edge of *either* strip beside the edge (distance d,
   Δt ≤ d²/(2s² max κ)), nor y the far edges, Δt ≤ (l_⊥ − z)²/(2s²κ⊥). Then x given the y-path
   is a Brownian motion run with the clock Θ = κ_own T_own + κ_other T_other, T_other the time y
@@ -204,6 +209,7 @@ def exact2d_kernel(
                 dt = lim * lim * inv2s2
                 rem = tk - t
                 edge_step = False
+                y_first = False
                 z0 = 0.0
                 y_e = 0.0
                 e_dir = 1
@@ -231,19 +237,59 @@ def exact2d_kernel(
                         bq = edges[gq + sq + 1] + wq * length
                         dx = min(d_l, d_r, x - aq, bq - x)
                         kq = kappa[gq]
-                        dt_e = min(dx * dx * inv2s2 / max(kc, kq),
-                                   (l_perp - z0) * (l_perp - z0) * inv2s2 * inv_kp)
-                        if dt_e > dt_x and dt_e >= dt_floor:
+                        dt_far = (l_perp - z0) * (l_perp - z0) * inv2s2 * inv_kp
+                        dt_e = min(dx * dx * inv2s2 / max(kc, kq), dt_far)
+                        dt_a = min(dt, dt_far)
+                        if dt_e >= dt_floor and (dt_e >= dt_a or z0 == 0.0):
                             edge_step = True
                             dt = dt_e
-                        else:  # x-step; in the corner box (both < floor) it is floored
-                            dt = min(dt, max(dt_x, dt_floor))
+                        elif z0 > 0.0:  # y-first: stop at the edge if y hits it
+                            y_first = True
+                            dt = dt_a
+                        else:  # corner box (both limits below the floor): floored x-step
+                            dt = min(dt, dt_floor)
                     else:
                         dt = min(dt, dt_x)
                 last = dt >= rem
                 if last:
                     dt = rem
-                if edge_step:
+                if y_first:
+                    zh = normal(rs)
+                    tau = math.inf if zh == 0.0 else z0 * z0 / (2.0 * kappa_perp * zh * zh)
+                    if tau < dt:  # y reaches the edge at tau: x-step of tau, y on the edge
+                        dt = tau
+                        last = False
+                        y_new = y_e
+                    else:  # no hit: y's end point from the law killed at the edge
+                        sd = math.sqrt(2.0 * kappa_perp * dt)
+                        while True:
+                            z1 = z0 + sd * normal(rs)
+                            if z1 > 0.0:
+                                q = z0 * z1 / (kappa_perp * dt)
+                                if q >= 40.0 or uniform(rs) >= math.exp(-q):
+                                    break
+                        y_new = y_e - e_dir * z1
+                    x1, touched, crossed = interface_step(x, xi_, direction, kc, sc, sn, un, dt,
+                                                          rs)
+                    if n_left > 0:
+                        if touched:
+                            n_left = escape_check(esc, done, n_left, esc_dist, x0, x, x1, 0.0,
+                                                  0.0, 0.0, t + dt, rs)
+                        else:
+                            n_left = escape_check(esc, done, n_left, esc_dist, x0, x, x1,
+                                                  kc * dt, a, b, t + dt, rs)
+                    x = x1
+                    if crossed:
+                        g = gn
+                        w = wn
+                        sq = -1
+                    y = y_new
+                    s_new = int(math.floor(y / l_perp)) % n_strips
+                    if s_new != s:  # on the edge, labelled by the strip above: either is exact
+                        s = s_new
+                        g, w = locate(edges, offsets, s, length, x)
+                        sq = -1
+                elif edge_step:
                     kq = kappa[gq]
                     t_o, zend = edge_crossing(z0, dt, kappa_perp, rs)
                     theta = kc * (dt - t_o) + kq * t_o
