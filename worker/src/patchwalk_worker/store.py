@@ -235,7 +235,7 @@ class SweepStore:
             assert isinstance(found, zarr.Array)
             # the array config is not stored: every chunk is written, even one equal to the
             # fill value (steps = 0 of the reference kernel), so a missing chunk is a lost one
-            arr = self._arrays[name] = found.with_config(write_empty_chunks=True)
+            arr = self._arrays[name] = found.with_config({"write_empty_chunks": True})
         return arr
 
     def _task_names(self) -> set[str]:
