@@ -240,10 +240,11 @@ def exact2d_kernel(
                         dt_far = (l_perp - z0) * (l_perp - z0) * inv2s2 * inv_kp
                         dt_e = min(dx * dx * inv2s2 / max(kc, kq), dt_far)
                         dt_a = min(dt, dt_far)
-                        if dt_e >= dt_floor and (dt_e >= dt_a or z0 == 0.0):
+                        # z0 below 1e-9 l⊥ counts as on the edge (rounding of y_e = k·l⊥)
+                        if dt_e >= dt_floor and (dt_e >= dt_a or z0 <= 1e-9 * l_perp):
                             edge_step = True
                             dt = dt_e
-                        elif z0 > 0.0:  # y-first: stop at the edge if y hits it
+                        elif z0 > 1e-9 * l_perp:  # y-first: stop at the edge if y hits it
                             y_first = True
                             dt = dt_a
                         else:  # corner box (both limits below the floor): floored x-step
