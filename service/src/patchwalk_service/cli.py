@@ -419,6 +419,25 @@ def register_serve(subparsers: Any) -> None:
     p.set_defaults(func=serve_command)
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (None when it can): checked before anything
+    starts, so that a busy port costs no cluster start-up."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return str(exc)
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def serve_command(args: argparse.Namespace) -> int:
     """Run the service until interrupted."""
     import uvicorn
@@ -439,6 +458,11 @@ def serve_command(args: argparse.Namespace) -> int:
     check_bind(settings.host, settings.tokens, settings.insecure)
     if settings.scheduler and (why := scheduler_problem(settings.scheduler)):
         print(f"patchwalk serve: {why}", file=sys.stderr)
+        return 2
+    busy = port_in_use(settings.host, settings.port)
+    if busy:  # before the cluster or the registry start
+        print(f"patchwalk serve: cannot listen on {settings.host}:{settings.port} ({busy}); "
+              "choose another --port (or PATCHWALK_PORT)", file=sys.stderr)
         return 2
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
