@@ -49,9 +49,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 _DESCRIPTIONS = {
     304: "not modified: the ETag named in If-None-Match is current",
+    400: "a filter or index that matches nothing; the problem names what exists",
     401: "missing or invalid bearer token",
     404: "no such sweep",
-    409: "the sweep is not done (or not 2D)",
+    409: "no results yet (no task finished), not a 2D sweep, or no density requested",
     413: "request body over PATCHWALK_MAX_BODY_BYTES",
     415: "unsupported content type",
     422: "invalid request or spec; errors name the fields",
@@ -59,8 +60,11 @@ _DESCRIPTIONS = {
     503: "not ready, or too many event streams; see Retry-After",
     507: "disk full or the disk cap reached; see Retry-After",
 }
-_RESULT_ROUTES = ("/kappa", "/kappa2d", "/escape", "/theory", "/plot.png", "/dataset")
-_CACHED = ("/kappa", "/kappa2d", "/escape", "/theory", "/plot.png")
+_RESULT_ROUTES = ("/kappa", "/kappa2d", "/escape", "/theory", "/density", "/plot.png",
+                  "/dataset")
+_CACHED = ("/kappa", "/kappa2d", "/escape", "/theory", "/density", "/plot.png")
+#: Routes that answer 400 for a filter (``?axis=value``) or an index matching nothing.
+_FILTERED = ("/kappa", "/kappa2d", "/escape", "/theory", "/density", "/medium")
 _PUBLIC = ("/healthz", "/readyz")
 
 
@@ -74,12 +78,29 @@ def _statuses(path: str, method: str, protected: bool) -> list[int]:
         codes.append(409)
     if path.endswith(_CACHED):
         codes.append(304)
+    if path.endswith(_FILTERED):
+        codes.append(400)
     if path == "/v1/sweeps" and method == "post":
         codes += [413, 415, 429, 507]
     if path.endswith("/events") or path == "/readyz":
         codes.append(503)
     return codes
 
+
+#: ``POST /v1/sweeps?dry_run=1``: the cost of a spec on this cluster (nothing is created).
+DRY_RUN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["spec_hash", "tasks", "estimated_steps", "estimated_cpu_hours", "accepted"],
+    "properties": {
+        "name": {"type": "string"}, "spec_hash": {"type": "string"},
+        "n_points": {"type": "integer"}, "tasks": {"type": "integer"},
+        "kernels": {"type": "array", "items": {"type": "string"}},
+        "estimated_steps": {"type": "number"}, "estimated_cpu_hours": {"type": "number"},
+        "workers": {"type": "integer"}, "estimated_wall_seconds": {"type": "number"},
+        "budget_cpu_hours": {"type": "number"}, "accepted": {"type": "boolean"},
+    },
+    "additionalProperties": True,
+}
 
 #: A small sweep that runs in well under a second (the body's example).
 EXAMPLE_SPEC: dict[str, Any] = {
@@ -136,6 +157,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 responses[str(code)] = entry
             if path == "/v1/sweeps" and method == "post":
                 op["requestBody"] = _spec_body()
+                # ?dry_run=1 answers 200 with the cost estimate instead of a sweep status
+                ok = responses.get("200", {}).get("content", {}).get("application/json", {})
+                if "schema" in ok:
+                    dry = {"$ref": "#/components/schemas/DryRun"}
+                    ok["schema"] = {"anyOf": [ok["schema"], dry]}
+                schemas["DryRun"] = DRY_RUN_SCHEMA
     _link_submissions(schema)
     return schema
 
