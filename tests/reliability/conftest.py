@@ -39,7 +39,7 @@ def shared_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service
     """
     svc = Service(tmp_path_factory.mktemp("shared") / "data", env={
         "PATCHWALK_TOKENS": TOKEN,
-        "PATCHWALK_MAX_CPU_HOURS": "0.002",
+        "PATCHWALK_MAX_CPU_HOURS": "0.02",
         "PATCHWALK_SUBMISSIONS_PER_MINUTE": "100000",
         "PATCHWALK_MAX_QUEUED_PER_TOKEN": "100000",
         "PATCHWALK_MAX_STREAMS": "64",
