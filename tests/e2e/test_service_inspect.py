@@ -17,34 +17,11 @@ import httpx
 import numpy as np
 import pytest
 from live_service import CLI, Service
+from specs_2d import spec_2d
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
-SPEC_2D = """
-name = "inspect-2d"
-seed = 3
-dimensions = 2
-[medium]
-length = 200.0
-l_perp = 1.0
-[medium.high]
-kappa = 1.0
-patches = { pdf = "power_law", alpha = 3.5, l_min = 1.0, l_max = 20.0 }
-[medium.low]
-kappa = 0.01
-patches = { pdf = "same" }
-[particles]
-count = 200
-per_task = 100
-[times]
-min = 0.01
-max = 100.0
-count = 5
-[escape]
-distances = [2.0, 5.0]
-[sweep]
-"medium.kappa_perp" = [0.0, 0.1]
-"""
+SPEC_2D = spec_2d("inspect-2d")
 
 LONG: dict[str, Any] = {
     "name": "partial", "seed": 9, "medium": {"patches": [[1.0, 1.0], [1.0, 0.05]]},
