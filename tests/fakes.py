@@ -33,7 +33,7 @@ class FakeBackend:
 
     def plan(
         self, source: str | Mapping[str, Any], *, media_type: str | None = None,
-        estimate: bool = True,
+        estimate: bool = True, limits: Any = None,
     ) -> Plan:
         if isinstance(source, str):
             try:

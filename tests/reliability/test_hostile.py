@@ -71,6 +71,28 @@ def test_5000_digit_seed(svc: Service) -> None:
     record("hostile: 5000-digit seed", "422")
 
 
+def test_oversized_sweeps_refused_before_any_work(svc: Service) -> None:
+    """Points, tasks and output times are bounded before expansion or cost pilots run."""
+    started = time.monotonic()
+    cases = (
+        ({**TINY, "sweep": {"seed": list(range(200)),
+                             "energy": [1.0 + i / 100 for i in range(100)]}}, "sweep",
+         "20000 points"),
+        ({**TINY, "particles": {"count": 200_000_000, "per_task": 1}}, "particles.per_task",
+         "tasks"),
+        ({**TINY, "times": {"min": 0.01, "max": 1.0, "count": 10_000_000}}, "times.count",
+         "100000"),
+    )
+    for spec, loc, word in cases:
+        for query in ("", "?dry_run=1"):
+            r = httpx.post(f"{svc.url}/v1/sweeps{query}", json=spec, headers=AUTH, timeout=60)
+            body = _problem(r, 422)
+            assert any(e["loc"] == loc for e in body["errors"]), body
+            assert word in r.text, body
+    elapsed = time.monotonic() - started
+    record("hostile: 20 000 points, 2e8 tasks, 1e7 times", f"422 each ({elapsed:.1f} s for 6)")
+
+
 def test_path_bodies_are_never_opened(svc: Service, tmp_path: Path) -> None:
     secret = tmp_path / "secret.yaml"
     secret.write_text("seed: topsecret-seed-value\n")

@@ -64,6 +64,10 @@ class ParticlesSpec(SpecModel):
         return self
 
 
+#: The most output times a spec may ask for (each task stores five sums per time).
+MAX_TIMES = 100_000
+
+
 class TimesSpec(SpecModel):
     """Output times: ``count`` log-spaced in [min, max], or an explicit list ``values``.
 
@@ -72,8 +76,8 @@ class TimesSpec(SpecModel):
 
     min: PosFloat
     max: PosFloat
-    count: Annotated[int, Field(ge=1)] = 40
-    values: list[PosFloat] | None = None
+    count: Annotated[int, Field(ge=1, le=MAX_TIMES)] = 40
+    values: Annotated[list[PosFloat], Field(max_length=MAX_TIMES)] | None = None
 
     @model_validator(mode="before")
     @classmethod

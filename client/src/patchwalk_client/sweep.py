@@ -64,6 +64,16 @@ def _dimensions(spec: SweepSpec) -> list[tuple[list[str], list[list[Any]]]]:
     return dims
 
 
+def count_points(spec: SweepSpec) -> int:
+    """How many points the sweep expands to (the product of its dimensions; nothing built)."""
+    n = 1
+    for vals in spec.sweep.axes.values():
+        n *= len(vals)
+    for group in spec.sweep.zip:
+        n *= len(next(iter(group.values()), []))
+    return n
+
+
 def axes(spec: SweepSpec) -> list[tuple[str, list[Any]]]:
     """``(dimension name, values)`` per independent axis, in expansion order.
 

@@ -67,6 +67,32 @@ class Plan:
         }
 
 
+@dataclass(frozen=True)
+class PlanLimits:
+    """What one submission may ask for (``max_points``, ``max_tasks`` of the settings)."""
+
+    max_points: int
+    max_tasks: int
+
+    def check_points(self, n: int) -> None:
+        """Refuse a sweep of more than ``max_points`` points before it is expanded."""
+        if n > self.max_points:
+            from patchwalk_client.errors import SpecError
+
+            raise SpecError([{"loc": "sweep", "msg": (
+                f"expands to {n} points, more than this service's limit of {self.max_points}: "
+                "sweep fewer values, or split the sweep into several submissions")}])
+
+    def check_tasks(self, n: int) -> None:
+        """Refuse a sweep of more than ``max_tasks`` tasks before any cost pilot runs."""
+        if n > self.max_tasks:
+            from patchwalk_client.errors import SpecError
+
+            raise SpecError([{"loc": "particles.per_task", "msg": (
+                f"the sweep has {n} tasks, more than this service's limit of "
+                f"{self.max_tasks}: raise particles.per_task or lower particles.count")}])
+
+
 @dataclass
 class OpenedSweep:
     """A sweep's store opened for scheduling: its tasks and those still to run."""
@@ -81,13 +107,15 @@ class SweepBackend(Protocol):
 
     def plan(
         self, source: str | Mapping[str, Any], *, media_type: str | None = None,
-        estimate: bool = True,
+        estimate: bool = True, limits: PlanLimits | None = None,
     ) -> Plan:
         """Parse and validate spec text or a mapping (raises ``SpecError``) and size it.
 
         ``media_type`` (``application/toml``, ``application/yaml``...) says how to parse text;
         ``errors`` of the plan lists the points that cannot run; ``estimate`` runs the cost
         pilots (``patchwalk_worker.cost``; skipped for a store that is already complete).
+        ``limits`` bounds the points and tasks before anything is expanded or estimated
+        (raises ``SpecError`` naming the field and the limit).
         """
 
     def open(self, sweep_id: str, spec: dict[str, Any]) -> OpenedSweep:
@@ -137,16 +165,18 @@ class StoreBackend:
 
     def plan(
         self, source: str | Mapping[str, Any], *, media_type: str | None = None,
-        estimate: bool = True,
+        estimate: bool = True, limits: PlanLimits | None = None,
     ) -> Plan:
         from patchwalk_client.spec import parse_spec, spec_hash
-        from patchwalk_client.sweep import expand_points
+        from patchwalk_client.sweep import count_points, expand_points
         from patchwalk_worker.budget import check_feasible
         from patchwalk_worker.cost import PointCost, point_cost
         from patchwalk_worker.kernels.registry import get_kernel
         from patchwalk_worker.task import n_tasks
 
         spec = parse_spec(source, media_type=media_type)
+        if limits is not None:
+            limits.check_points(count_points(spec))
         points = expand_points(spec)
         errors: list[dict[str, str]] = []
         tasks = 0
@@ -158,6 +188,8 @@ class StoreBackend:
                 msg = f"{msg} (point {where})" if where else msg
                 errors.append({"loc": str(err.get("loc", "")), "msg": msg})
             tasks += n_tasks(point.spec)
+        if limits is not None:
+            limits.check_tasks(tasks)
         if estimate and not errors:
             costs = [point_cost(point.spec, point.index) for point in points]
         worst = max(range(len(costs)), key=lambda i: costs[i].cpu_seconds, default=0)

@@ -72,6 +72,12 @@ class ServiceSettings(BaseSettings):
         default=100.0, gt=0,
         description="compute budget: estimated CPU-hours (workers x wall) per sweep",
     )
+    max_points: int = Field(
+        default=1000, ge=1, description="points one submitted sweep may expand to"
+    )
+    max_tasks: int = Field(
+        default=100_000, ge=1, description="tasks one submitted sweep may have (all points)"
+    )
     # ---- the REST service ------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

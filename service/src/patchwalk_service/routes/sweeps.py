@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from patchwalk_client.models import SweepPage, SweepStatus
 
+from ..backend import PlanLimits
 from ..contract import check_body_types
 from ..limits import check_quota, check_rate, owner_of
 from ..problems import ProblemError
@@ -195,16 +196,18 @@ async def submit_sweep(
     source, media_type = _spec_source(body, request.headers.get("content-type", ""))
     backend = request.app.state.backend
     registry = request.app.state.registry
+    limits = PlanLimits(settings.max_points, settings.max_tasks)
     try:
         quick = await run_in_threadpool(backend.plan, source, media_type=media_type,
-                                        estimate=False)
+                                        estimate=False, limits=limits)
         existing = None if dry_run else registry.get(sweep_id_for(quick.spec_hash))
         if existing is not None and existing.state not in ("failed", "cancelled"):
             # an identical live or finished sweep: answered without the cost pilots
             response.status_code = 200
             response.headers["Location"] = f"/v1/sweeps/{existing.id}"
             return sweep_view(request, existing)
-        plan = await run_in_threadpool(backend.plan, source, media_type=media_type)
+        plan = await run_in_threadpool(backend.plan, source, media_type=media_type,
+                                       limits=limits)
     except SpecError as exc:
         raise ProblemError(422, str(exc), title="Invalid sweep spec", errors=exc.errors) from None
     except (ValueError, RecursionError, TypeError, ArithmeticError) as exc:
