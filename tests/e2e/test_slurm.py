@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from live_service import wait_ready
 from patchwalk_client.client import Client
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(400)]
@@ -145,15 +146,8 @@ class SlurmService:
             start_new_session=True,
         )
         self.client = Client(self.url, token=TOKEN, timeout=30)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.tail()
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        if wait_ready(self.proc, self.url, 120, self.tail):
+            return
         self.stop()
         raise AssertionError("service not ready after 120 s\n" + self.tail())
 
