@@ -19,6 +19,11 @@ certain) that time is inverse Gaussian,
 and for b = 0 it is the Lévy law s = a²/χ² (χ standard normal). IG is sampled by the method of
 Michael, Schucany & Haas (1976) in a cancellation-free form: with A = χ²/(2a|b|),
 s₁ = μ/(1 + A + √(A² + 2A)); keep s₁ with probability μ/(μ + s₁), else μ²/s₁.
+
+Shared with the 2D kernel (:mod:`.exact2d`): the 1D event geometry of a patch with pending
+levels (``patch_events``, ``neighbour_reach``), the free step towards a level
+(``free_level_step``) and the position of a Brownian path given its first hitting time of a
+line (``first_passage_bridge``, the Bessel(3) bridge).
 """
 
 from __future__ import annotations
