@@ -71,14 +71,20 @@ def constant_strips(kappas: Sequence[float], l_perp: float, kappa_perp: float,
                               l_perp=l_perp, kappa_perp=kappa_perp)
 
 
-def check_mean(r: KernelResult, ref: np.ndarray, n: int) -> np.ndarray:
-    """Every particle escaped; ⟨τ⟩ within 1% + Kσ of ``ref``; returns the z-scores."""
+def check_mean(r: KernelResult, ref: np.ndarray, n: int) -> None:
+    """Every particle escaped; ⟨τ⟩ within 1% + Kσ of ``ref``."""
     c, s1, s2 = r.esc.T
     assert np.all(c == n)
     mean = s1 / c
     err = np.sqrt((s2 / c - mean**2) / c)
     assert np.all(np.abs(mean - ref) < 0.01 * ref + K * err), (mean, ref, err)
-    return (mean - ref) / err
+
+
+def check_kappa_a(r: KernelResult, m: Medium, t: float) -> None:
+    """Constant strips from a uniform y: ⟨Δx²⟩ = 2E Θ(t) = 2κ_A t exactly, so κ̄ = κ_A at
+    every t, also after the particles restarted from the levels."""
+    k, e = kappa_bar(r.sums, np.array([t]))
+    assert abs(k[0] - m.kappa_A) < 0.01 * m.kappa_A + K * e[0], (k, m.kappa_A, e)
 
 
 def test_reference_limits_and_grid() -> None:
@@ -172,9 +178,10 @@ def test_constant_strips_across_the_y_mixing_time() -> None:
     ref = mfpt_reference(kap, l_perp, kperp, dist)
     n = 800
     # x-period 1 (< L): the equal-κ patch edges and their corners with strip edges are in play
-    r = run_exact(constant_strips(kap, l_perp, kperp, 1.0), [8.0 * 4.5 / 0.1], n,
-                  task_state(44, 0, 0), escape=dist)
+    m = constant_strips(kap, l_perp, kperp, 1.0)
+    r = run_exact(m, [8.0 * 4.5 / 0.1], n, task_state(44, 0, 0), escape=dist)
     check_mean(r, ref, n)
+    check_kappa_a(r, m, 8.0 * 4.5 / 0.1)
 
 
 @pytest.mark.slow
@@ -186,9 +193,10 @@ def test_constant_strips_fast_y() -> None:
     ref = mfpt_reference(kap, l_perp, kperp, dist)
     n = 800
     # x-period 100: only y limits the steps (the cost is the y-mixing)
-    r = run_exact(constant_strips(kap, l_perp, kperp, 100.0), [12.0 * ref[-1]], n,
-                  task_state(45, 0, 0), escape=dist)
+    m = constant_strips(kap, l_perp, kperp, 100.0)
+    r = run_exact(m, [12.0 * ref[-1]], n, task_state(45, 0, 0), escape=dist)
     check_mean(r, ref, n)
+    check_kappa_a(r, m, 12.0 * ref[-1])
     frozen = 0.5 * dist**2 * np.mean(1.0 / np.asarray(kap))
     mixed = 0.5 * dist**2 / np.mean(kap)
     assert abs(ref[-1] - frozen[-1]) > 0.3 * ref[-1]
