@@ -19,6 +19,7 @@ from .backend import StoreBackend, SweepBackend
 from .cache import ResultsCache
 from .cluster import cluster_runner
 from .contract import install_contract
+from .hotpath import HotReads
 from .limits import RateLimiter
 from .problems import install_problem_handlers
 from .registry import Registry
@@ -28,6 +29,7 @@ from .routes.events import StreamBounds
 from .runners import TaskRunner
 from .scheduler import Scheduler
 from .settings import ServiceSettings
+from .status import StatusBoard
 from .storage import DiskMeter, install_storage_handlers, retention_loop
 
 _log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ def create_app(
         app.state.backend = the_backend
         app.state.runner = runner
         app.state.scheduler = scheduler
+        app.state.status_board = StatusBoard(registry, scheduler)
         app.state.ready = True
         if start_scheduler:
             scheduler.start()
@@ -112,6 +115,7 @@ def create_app(
     app.state.streams = StreamBounds(settings.max_streams, settings.max_streams_per_client)
     app.state.results_cache = ResultsCache()
     app.state.disk_meter = DiskMeter(settings.data_dir)
+    app.add_middleware(HotReads)  # polled status and cached results, before routing
     install_problem_handlers(app)
     install_storage_handlers(app)
     auth: list[Any] = [Depends(require_token)]

@@ -3,7 +3,8 @@
 A done sweep's results never change (until it is purged), so the bytes of each result answer —
 per sweep, route and query — are kept in a bounded LRU with a strong ``ETag`` (a digest of the
 bytes). A request whose ``If-None-Match`` names it gets ``304 Not Modified`` and no body; any
-other request gets the cached bytes without touching the store or the thread pool.
+other request gets the cached bytes without touching the store or the thread pool — most of
+them before routing (:mod:`.hotpath`).
 """
 
 from __future__ import annotations
@@ -66,17 +67,22 @@ class ResultsCache:
                 self._bytes -= len(self._items.pop(key)[2])
 
 
-def _matches(request: Request, etag: str) -> bool:
-    header = request.headers.get("if-none-match", "")
-    if not header:
+def not_modified(if_none_match: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header value names ``etag`` (or is ``*``)."""
+    if not if_none_match:
         return False
-    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
     return "*" in tags or etag in tags
+
+
+def query_key(request: Request) -> str:
+    """The query part of a cache key: the raw query string, as the client sent it."""
+    return bytes(request.scope.get("query_string", b"")).decode("latin-1")
 
 
 def _answer(request: Request, etag: str, media_type: str, body: bytes) -> Response:
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if _matches(request, etag):
+    if not_modified(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
 
@@ -94,7 +100,7 @@ async def cached(
     cached.
     """
     cache: ResultsCache = request.app.state.results_cache
-    key = (sweep_id, route, str(request.url.query))
+    key = (sweep_id, route, query_key(request))
     hit = cache.get(key)
     if hit is not None:
         return _answer(request, *hit)
