@@ -67,8 +67,8 @@ class HotReads:
         await self.app(scope, receive, send)
 
     async def _lookup(self, scope: Scope, rest: str) -> tuple[int, list[Any], bytes] | None:
-        sweep_id, _, route = rest.partition("/")
-        if not sweep_id or (route and route not in CACHED_ROUTES):
+        sweep_id, slash, route = rest.partition("/")
+        if not sweep_id or (slash and route not in CACHED_ROUTES):
             return None
         state = scope["app"].state
         if not getattr(state, "ready", False):
