@@ -75,7 +75,9 @@ class StreamBounds:
 )
 async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
     """Server-sent ``progress`` events until the sweep ends (then one ``end`` event)."""
-    get_record(request, sweep_id)
+    board = request.app.state.status_board
+    if board.get(sweep_id) is None:  # the snapshot: no registry read for a stream of a sweep
+        get_record(request, sweep_id)  # the 404 problem
     settings = request.app.state.settings
     bounds: StreamBounds = request.app.state.streams
     client = client_of(request)
@@ -83,8 +85,6 @@ async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
     if why is not None:
         raise ProblemError(503, why, title="Too many event streams",
                            headers={"Retry-After": "10"})
-
-    board = request.app.state.status_board
 
     async def stream() -> AsyncIterator[str]:
         payload = ""
