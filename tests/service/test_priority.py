@@ -77,3 +77,16 @@ def test_embedded_workers_run_below_the_service(tmp_path: Path) -> None:
         assert set(thread_nice_values()) == {base}  # the service process is not lowered
     finally:
         session.close()
+
+
+def test_the_switch_interval_is_shortened_while_serving_only() -> None:
+    import sys
+
+    from patchwalk_service.priority import SWITCH_INTERVAL, responsive_interpreter
+
+    before = sys.getswitchinterval()
+    with responsive_interpreter():
+        assert sys.getswitchinterval() == pytest.approx(min(before, SWITCH_INTERVAL))
+        with responsive_interpreter(1.0):  # never lengthened
+            assert sys.getswitchinterval() == pytest.approx(min(before, SWITCH_INTERVAL))
+    assert sys.getswitchinterval() == before

@@ -21,6 +21,7 @@ from .cluster import cluster_runner
 from .contract import install_contract
 from .hotpath import HotReads
 from .limits import RateLimiter
+from .priority import responsive_interpreter
 from .problems import install_problem_handlers
 from .registry import Registry
 from .routes import cluster as cluster_routes
@@ -67,6 +68,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with responsive_interpreter():  # the event loop never waits long for the GIL
+            async with _serving(app):
+                yield
+
+    @asynccontextmanager
+    async def _serving(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         registry = Registry(settings.registry_path)
         the_backend = backend or StoreBackend(settings.stores_dir)

@@ -14,12 +14,23 @@ thread inherits its creator's: so every existing thread of the worker is lowered
 threads it starts later (the task executor's) inherit the lower priority. Elsewhere the value
 is per process. The plugin is idempotent (it sets *at least* ``nice``, never lowers a value
 further on a second call), so re-registration or a restarted worker is harmless.
+
+Inside the service process the event loop shares the interpreter lock with threads that do
+heavy Python work now and then (partial results read from a store, plots, cost pilots). A
+thread holding the lock keeps it for the interpreter's switch interval (5 ms by default) before
+the loop may take it back, and the loop needs it several times per request:
+:func:`responsive_interpreter` shortens the interval to :data:`SWITCH_INTERVAL` while the
+service runs (measured with three clients asking for partial κ̄ of a running sweep while 50
+polled, on the shared 2-core machine: status p95 230–302 → 20–87 ms, p99 314–351 → 87–174 ms).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -28,6 +39,21 @@ _log = logging.getLogger(__name__)
 
 #: Nice value of the embedded compute workers (0 is the default; 19 the lowest priority).
 WORKER_NICE = 10
+
+#: Seconds a thread may hold the interpreter lock while another waits, in the service process.
+SWITCH_INTERVAL = 0.0005
+
+
+@contextmanager
+def responsive_interpreter(interval: float = SWITCH_INTERVAL) -> Iterator[None]:
+    """Shorten the interpreter's switch interval to ``interval`` seconds (never lengthen it)
+    for the duration of the block; the previous value is restored after."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, interval))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def _thread_ids() -> list[int]:
