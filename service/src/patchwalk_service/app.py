@@ -19,7 +19,9 @@ from .backend import StoreBackend, SweepBackend
 from .cache import ResultsCache
 from .cluster import cluster_runner
 from .contract import install_contract
+from .hotpath import HotReads
 from .limits import RateLimiter
+from .priority import responsive_interpreter
 from .problems import install_problem_handlers
 from .registry import Registry
 from .routes import cluster as cluster_routes
@@ -28,6 +30,7 @@ from .routes.events import StreamBounds
 from .runners import TaskRunner
 from .scheduler import Scheduler
 from .settings import ServiceSettings
+from .status import StatusBoard
 from .storage import DiskMeter, install_storage_handlers, retention_loop
 
 _log = logging.getLogger(__name__)
@@ -65,6 +68,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with responsive_interpreter():  # the event loop never waits long for the GIL
+            async with _serving(app):
+                yield
+
+    @asynccontextmanager
+    async def _serving(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         registry = Registry(settings.registry_path)
         the_backend = backend or StoreBackend(settings.stores_dir)
@@ -80,6 +89,7 @@ def create_app(
         app.state.backend = the_backend
         app.state.runner = runner
         app.state.scheduler = scheduler
+        app.state.status_board = StatusBoard(registry, scheduler)
         app.state.ready = True
         if start_scheduler:
             scheduler.start()
@@ -112,6 +122,7 @@ def create_app(
     app.state.streams = StreamBounds(settings.max_streams, settings.max_streams_per_client)
     app.state.results_cache = ResultsCache()
     app.state.disk_meter = DiskMeter(settings.data_dir)
+    app.add_middleware(HotReads)  # polled status and cached results, before routing
     install_problem_handlers(app)
     install_storage_handlers(app)
     auth: list[Any] = [Depends(require_token)]

@@ -32,6 +32,7 @@ import dask
 from patchwalk_worker.kernels.registry import warm_up
 
 from .jobqueue import KINDS, build_cluster, cores_per_job
+from .priority import LowPriority
 from .runners import DaskRunner
 from .scaling import QueuePolicy, WorkerEvents, scheduler_load
 from .security import RunCredentials
@@ -180,6 +181,8 @@ def open_cluster(
     events.workers_seen.update(cluster.scheduler.workers)
     client = Client(cluster, security=credentials.security,  # type: ignore[no-untyped-call]
                     set_as_default=False)
+    if kind == "local":  # the workers share this machine: the service answers first
+        client.register_plugin(LowPriority())
     if policy is not None:
         policy.start()
     else:

@@ -141,6 +141,9 @@ class Scheduler:
         self._unrecorded: dict[str, str] = {}
         # stopped sweeps whose cancelled tasks may still be running: id -> (run, handles)
         self._draining: dict[str, tuple[SweepRun, set[Any]]] = {}
+        #: Counts changes of what :meth:`progress` and :meth:`unrecorded_failure` answer, made
+        #: after each change: status snapshots (:mod:`.status`) are valid while it stands still.
+        self.changes = 0
 
     # ---- control -------------------------------------------------------------------------
     def start(self) -> None:
@@ -252,6 +255,7 @@ class Scheduler:
                     self.registry.set_state(sweep_id, "failed", error=error,
                                             only_from=("running", "queued"))
                     del self._unrecorded[sweep_id]
+                    self.changes += 1
                 except Exception:
                     pass
             if len(self.runs) >= self.max_running:
@@ -404,6 +408,7 @@ class Scheduler:
         except Exception as exc:  # e.g. the disk is full: hold it here, record it later
             _log.error("sweep %s: cannot record its failure (%s); holding it", sweep_id, exc)
             self._unrecorded[sweep_id] = error
+            self.changes += 1
 
     def _drop(self, sweep_id: str) -> None:
         """Stop scheduling a sweep: cancel its in-flight tasks and save its progress."""
@@ -436,6 +441,7 @@ class Scheduler:
             sink.close()
 
     def _save(self, run: SweepRun, force: bool = False) -> None:
+        self.changes += 1  # called after every change of a run's counters, and of self.runs
         now = time.monotonic()
         if not force and now - run.last_saved < 0.5:
             return

@@ -1,11 +1,12 @@
 """Server-sent progress events of a sweep, with bounded streams per client and in total.
 
-An open stream costs the server a little memory and a registry read per interval, so the number
-is bounded: at most ``max_streams_per_client`` per token (per address without tokens) and
-``max_streams`` in all (``PATCHWALK_MAX_STREAMS_PER_CLIENT``, ``PATCHWALK_MAX_STREAMS``). Past
-a bound the answer is ``503`` with ``Retry-After`` and a problem document. Streams read the
-registry on the event loop (one indexed SQLite row, no thread pool), so they never queue behind
-heavy work nor delay ``/healthz`` and the status route.
+An open stream costs the server a little memory and a look at the status snapshot
+(:class:`..status.StatusBoard`) per interval, so the number is bounded: at most
+``max_streams_per_client`` per token (per address without tokens) and ``max_streams`` in all
+(``PATCHWALK_MAX_STREAMS_PER_CLIENT``, ``PATCHWALK_MAX_STREAMS``). Past a bound the answer is
+``503`` with ``Retry-After`` and a problem document. Streams read the status snapshot on the
+event loop (a registry row only when the status changed, no thread pool), so they never queue
+behind heavy work nor delay ``/healthz`` and the status route.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from fastapi.responses import StreamingResponse
 from ..limits import client_of
 from ..problems import ProblemError
 from ..registry import TERMINAL
-from .sweeps import get_record, sweep_view
+from .sweeps import get_record
 
 router = APIRouter(tags=["sweeps"])
 
@@ -74,7 +75,9 @@ class StreamBounds:
 )
 async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
     """Server-sent ``progress`` events until the sweep ends (then one ``end`` event)."""
-    get_record(request, sweep_id)
+    board = request.app.state.status_board
+    if board.get(sweep_id) is None:  # the snapshot: no registry read for a stream of a sweep
+        get_record(request, sweep_id)  # the 404 problem
     settings = request.app.state.settings
     bounds: StreamBounds = request.app.state.streams
     client = client_of(request)
@@ -84,17 +87,22 @@ async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
                            headers={"Retry-After": "10"})
 
     async def stream() -> AsyncIterator[str]:
+        payload = ""
         try:
             deadline = time.monotonic() + settings.events_max_seconds
             last: str | None = None
             last_sent = 0.0
+            seen: bytes | None = None
+            state = ""
             while True:
-                record = request.app.state.registry.get(sweep_id)
-                if record is None:
+                status: bytes | None = board.get(sweep_id)  # the status snapshot
+                if status is None:
                     yield 'event: end\ndata: {"state": "gone"}\n\n'
                     return
-                view: dict[str, Any] = sweep_view(request, record).model_dump(mode="json")
-                payload = json.dumps(view, sort_keys=True)
+                if status != seen:  # parsed again only when the status changed
+                    view: dict[str, Any] = json.loads(status)
+                    payload = json.dumps(view, sort_keys=True)
+                    seen, state = status, str(view["state"])
                 now = time.monotonic()
                 if payload != last:
                     yield f"event: progress\ndata: {payload}\n\n"
@@ -102,7 +110,7 @@ async def sweep_events(request: Request, sweep_id: str) -> StreamingResponse:
                 elif now - last_sent > 15.0:
                     yield ": keep-alive\n\n"
                     last_sent = now
-                if record.state in TERMINAL:
+                if state in TERMINAL:
                     yield f"event: end\ndata: {payload}\n\n"
                     return
                 if now > deadline or await request.is_disconnected():

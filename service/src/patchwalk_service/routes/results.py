@@ -91,9 +91,10 @@ def _results(request: Request, sweep_id: str) -> _Answer:
 def _keep(request: Request, params: list[dict[str, Any]]) -> list[int]:
     """Indices of the points matching the ``?axis=value`` query (400 naming what exists)."""
     try:
-        return filter_points(params, dict(request.query_params.multi_items()))
+        keep: list[int] = filter_points(params, dict(request.query_params.multi_items()))
     except UnknownAxisError as exc:
         raise ProblemError(400, str(exc), title="No such points", errors=exc.errors) from exc
+    return keep
 
 
 def _kappa(request: Request, sweep_id: str) -> KappaResults:

@@ -1,7 +1,8 @@
 """Sweep submission, listing, status and cancellation (progress events: :mod:`.events`).
 
 Submission is bounded (:mod:`..limits`: submissions per minute, queued sweeps per token;
-:mod:`..storage`: free space and the disk cap). Status reads one registry row on the event loop,
+:mod:`..storage`: free space and the disk cap). Status is answered on the event loop from the
+snapshot of :class:`..status.StatusBoard` (no registry read, no serialisation per request),
 never queueing behind the thread pool.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -22,6 +22,7 @@ from ..contract import check_body_types
 from ..limits import check_quota, check_rate, owner_of
 from ..problems import ProblemError
 from ..registry import ACTIVE, STATES, SweepRecord, sweep_id_for
+from ..status import status_of
 from ..storage import check_space, purge
 
 router = APIRouter(tags=["sweeps"])
@@ -30,51 +31,9 @@ _log = logging.getLogger(__name__)
 _TEXT_TYPES = ("toml", "yaml", "yml", "text/plain")
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
-
 def sweep_view(request: Request, record: SweepRecord) -> SweepStatus:
     """The public status of a sweep (live counters when it is running here)."""
-    data: dict[str, Any] = {
-        "id": record.id,
-        "name": record.name,
-        "state": record.state,
-        "created": _iso(record.created),
-        "updated": _iso(record.updated),
-        "error": record.error,
-        "n_points": record.n_points,
-        "tasks_done": record.tasks_done,
-        "tasks_total": record.tasks_total,
-        "steps_done": record.steps_done,
-        "steps_per_second": record.steps_per_second,
-        "eta_seconds": record.eta_seconds,
-        "estimated_steps": record.estimated_steps,
-        "spec_hash": record.spec_hash,
-    }
-    scheduler = request.app.state.scheduler
-    live = scheduler.progress(record.id)
-    if live is not None and record.state == "running":
-        data.update(live)
-    held = scheduler.unrecorded_failure(record.id)
-    if held is not None and record.state in ACTIVE:  # failed, the registry could not be written
-        data.update(state="failed", error=held)
-    if record.state == "done":
-        data["eta_seconds"] = 0.0
-    base = f"/v1/sweeps/{record.id}"
-    data["links"] = {
-        "self": base,
-        "events": f"{base}/events",
-        "kappa": f"{base}/kappa",
-        "kappa2d": f"{base}/kappa2d",
-        "escape": f"{base}/escape",
-        "theory": f"{base}/theory",
-        "plot": f"{base}/plot.png",
-        "dataset": f"{base}/dataset",
-        "spec": f"{base}/spec",
-        "medium": f"{base}/medium?point=0&task=0",
-    }
-    return SweepStatus(**data)
+    return status_of(record, request.app.state.scheduler)
 
 
 def get_record(request: Request, sweep_id: str) -> SweepRecord:
@@ -301,9 +260,12 @@ def list_sweeps(
 
 
 @router.get("/sweeps/{sweep_id}", response_model=SweepStatus)
-async def get_sweep(request: Request, sweep_id: str) -> SweepStatus:
+async def get_sweep(request: Request, sweep_id: str) -> Response:
     """State, tasks done/total, particle-steps/s, ETA and error of one sweep."""
-    return sweep_view(request, get_record(request, sweep_id))
+    body = request.app.state.status_board.get(sweep_id)  # from memory, rendered once a change
+    if body is None:
+        get_record(request, sweep_id)  # the 404 problem
+    return Response(body, media_type="application/json")
 
 
 @router.delete(
