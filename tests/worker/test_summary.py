@@ -51,11 +51,13 @@ def test_kappa_and_realisation_stderr_match_numpy(samples: tuple[np.ndarray, np.
     within = np.stack([(dx[i] ** 2).var(axis=0, ddof=1) for i in range(k)])
     particles = np.sqrt(within.sum(axis=0) * 500) / d2.shape[0]
     np.testing.assert_allclose(ks.kappa_err_particles, particles / (2 * t), rtol=1e-10)
-    # distinct realisations (the default): V = max(V_b, V_p), ν = K - 1, widened by t_{K-1}
-    np.testing.assert_array_equal(ks.dof, k - 1)
+    # distinct realisations (the default): the t_{K-1} error of the spread, floored at the
+    # particle error; the spread governs here (ν = K - 1)
     z975 = 1.959963984540054
-    np.testing.assert_allclose(ks.kappa_err, np.maximum(between, particles)
-                               * student_t.ppf(0.975, k - 1) / z975 / (2 * t), rtol=1e-9)
+    e_b = between * student_t.ppf(0.975, k - 1) / z975
+    assert np.all(e_b > particles * student_t.ppf(0.975, 1999) / z975)
+    np.testing.assert_array_equal(ks.dof, k - 1)
+    np.testing.assert_allclose(ks.kappa_err, e_b / (2 * t), rtol=1e-9)
     assert ks.source == "realisations"
     assert ks.n == 2000
     # one realisation in every task: the particle error of all 2000 particles, ν = N - 1
@@ -105,11 +107,11 @@ def test_two_tasks_never_below_the_particle_error() -> None:
     assert same.kappa_err_between[0] == 0.0
     assert same.kappa_err[0] == pytest.approx(same.kappa_err_particles[0], rel=1e-3)
     assert same.dof[0] == 7999
-    # distinct realisations: the floor V_p with the t_1 quantile (the realisations may differ)
+    # distinct realisations: the t_1 error of the spread (0 here) is floored at the particle
+    # error, which then governs (ν = N - 1)
     ks = combine_kappa(s, t)
-    assert ks.dof[0] == 1
-    assert ks.kappa_err[0] == pytest.approx(
-        ks.kappa_err_particles[0] * student_t.ppf(0.975, 1) / 1.959963984540054, rel=1e-9)
+    assert ks.dof[0] == 7999
+    assert ks.kappa_err[0] == same.kappa_err[0]
 
 
 def test_reference_tasks_use_the_spread_with_k_minus_1_dof() -> None:
@@ -181,8 +183,11 @@ def test_kappa_2d_particle_error_bounds_the_slope() -> None:
     assert res.dof == 599
     assert res.kappa_err == pytest.approx(
         bound * student_t.ppf(0.975, 599) / 1.959963984540054, rel=1e-6)
-    distinct = kappa_2d(s, t)
-    assert distinct.dof == 1 and distinct.kappa_err >= 6.4 * bound
+    distinct = kappa_2d(s, t)  # the t_1 error of the spread of two slopes, floored
+    z975 = 1.959963984540054
+    t1 = distinct.kappa_err_between * student_t.ppf(0.975, 1) / z975
+    assert t1 > res.kappa_err and distinct.dof == 1
+    assert distinct.kappa_err == pytest.approx(t1, rel=1e-9)
 
 
 def test_escape_summary_matches_numpy() -> None:
@@ -201,15 +206,17 @@ def test_escape_summary_matches_numpy() -> None:
         np.sqrt(vp) * student_t.ppf(0.975, 94) / 1.959963984540054, rel=1e-6)
     assert es.rate[0] == pytest.approx(1 / allt.mean())
     assert es.rate_err[0] == pytest.approx(es.mean_time_err[0] / allt.mean() ** 2)
-    # distinct realisations: max(V_b, V_p) with ν = K - 1 = 1
+    # distinct realisations: the t_1 error of V_b, floored at the particle error
     ed = escape_summary(esc, n_particles=100.0)
     m = np.array([x.mean() for x in taus])
     c = np.array([x.size for x in taus], float)
     vb = 2 * np.sum((c * (m - allt.mean())) ** 2) / c.sum() ** 2
     assert ed.mean_time_err_between[0] == pytest.approx(np.sqrt(vb), rel=1e-12)
-    assert ed.dof[0] == 1
-    assert ed.mean_time_err[0] == pytest.approx(
-        np.sqrt(max(vb, vp)) * student_t.ppf(0.975, 1) / 1.959963984540054, rel=1e-9)
+    z975 = 1.959963984540054
+    e_b = np.sqrt(vb) * student_t.ppf(0.975, 1) / z975
+    e_p = np.sqrt(vp) * student_t.ppf(0.975, 94) / z975
+    assert ed.mean_time_err[0] == pytest.approx(max(e_b, e_p), rel=1e-6)
+    assert ed.dof[0] == (1 if e_b >= e_p else 94)
 
 
 def test_escape_summary_skips_tasks_without_escapes() -> None:

@@ -13,8 +13,8 @@ tasks' media differ is known from the spec, not only from the data
   (ν = N − 1), whatever the number of tasks;
 * a random medium draws a new realisation per task, so the spread between the K task values
   (K − 1 degrees of freedom) carries the realisation scatter: the error is the Student-t
-  interval on it, floored at the particle error, ν = K − 1 (:func:`combine_errors`). With one
-  task only the particle error exists (``source = "particles"``: no realisation scatter in it).
+  interval on it (ν = K − 1), never below the particle error (:func:`combine_errors`). With
+  one task only the particle error exists (``source = "particles"``: no realisation scatter).
 
 κ̄(t) (:func:`combine_kappa`), κ̄_2D (:func:`kappa_2d`) and the mean escape times
 (:func:`escape_summary`) all use this rule. Every reported error is a standard error widened
@@ -58,13 +58,18 @@ def combine_errors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The variance of a pooled mean and its degrees of freedom from the two estimates.
 
-    ``var_p`` is the particle variance (NaN where there is none: the reference kernel),
-    ``var_b`` the between-task variance (NaN for one task), ``n`` the particles behind
-    ``var_p``. With ``distinct_realisations`` and K ≥ 2 tasks the variance is
-    V = max(V_b, V_p) with ν = K − 1: V_b = V_p + V_r estimates the whole variance with K − 1
-    degrees of freedom, so its t_{K−1} interval covers ≈ 95 % for any V_r ≥ 0 and the floor
-    V_p only widens it. Otherwise (one realisation, or one task) V = V_p with ν = N − 1; with no
-    particle estimate V = V_b, ν = K − 1.
+    ``var_p`` is the particle variance V_p (NaN where there is none: the reference kernel),
+    ``var_b`` the between-task variance V_b (NaN for one task), ``n`` the particles behind
+    V_p. The error is then √var · t_dof(0.975)/1.96 (:func:`widen`).
+
+    * Distinct realisations, K ≥ 2 tasks: V_b = V_p + V_r estimates the whole variance with
+      K − 1 degrees of freedom, so the t_{K−1} interval on V_b covers 95 % for any V_r ≥ 0;
+      it is floored, *after* the widening, at the particle error (which V_r ≥ 0 can only
+      exceed): (var, dof) = (V_b, K − 1) where √V_b·t_{K−1} ≥ √V_p·t_{N−1}, else (V_p, N − 1).
+      Flooring before the widening (max(V_b, V_p)·t_{K−1}) covers ≈ 100 % at K = 2 when the
+      two noises are comparable (docs/kernels.md).
+    * One realisation (V_r = 0 exactly), or one task: (V_p, N − 1).
+    * No particle estimate: (V_b, K − 1).
 
     Returns
     -------
@@ -73,14 +78,15 @@ def combine_errors(
     """
     vp = np.asarray(var_p, dtype=np.float64)
     vb = np.asarray(var_b, dtype=np.float64)
-    n = np.broadcast_to(np.asarray(n, dtype=np.float64), vp.shape)
+    dof_p = np.broadcast_to(np.asarray(n, dtype=np.float64), vp.shape) - 1.0
     has_p = np.isfinite(vp)
     if k >= 2 and distinct_realisations:
-        var = np.where(has_p, np.fmax(vb, vp), vb)
-        dof = np.full(vp.shape, float(k - 1))
+        dof_b = np.full(vp.shape, float(k - 1))
+        use_b = ~has_p | (vb * widen(dof_b) ** 2 >= vp * widen(np.maximum(dof_p, 1.0)) ** 2)
     else:
-        var = np.where(has_p, vp, vb)
-        dof = np.where(has_p, n - 1.0, float(k - 1))
+        use_b = ~has_p
+    var = np.where(use_b, vb, vp)
+    dof = np.where(use_b, float(k - 1), dof_p)
     return np.asarray(var, dtype=np.float64), np.asarray(dof, dtype=np.float64)
 
 
@@ -165,12 +171,13 @@ def combine_kappa(
     V_b = V_p + V_r with K − 1 degrees of freedom. Whether V_r can be > 0 is a property of the
     spec (:func:`realisations_differ`), and :func:`combine_errors` takes
 
-        distinct realisations, K ≥ 2:  V = max(V_b, V_p),  ν = K − 1
-        one realisation, or one task:  V = V_p,            ν = N − 1
+        distinct realisations, K ≥ 2:  err = max(√V_b·t_{K−1}, √V_p·t_{N−1}) / 1.96
+        one realisation, or one task:  err = √V_p·t_{N−1} / 1.96
 
-    The reported error is √V · t_ν(0.975)/1.96, so κ̄ ± 2 err is a ≈ 95 % interval for any K
-    (ν = 1 widens by 6.5, ν = 3 by 1.6, ν = 15 by 1.09). For the reference kernel (no
-    particles) V = V_b, ν = K − 1.
+    (times 1/2t for κ̄), reported with the ν of the term that governs (K − 1 or N − 1), so
+    κ̄ ± 2 err is an interval of ≥ 95 % for any K and any realisation spread (t_ν/1.96 is 6.5
+    at ν = 1, 1.6 at ν = 3, 1.09 at ν = 15). For the reference kernel (no particles) V = V_b,
+    ν = K − 1.
 
     Parameters
     ----------
@@ -261,7 +268,8 @@ def kappa_2d(sums: np.ndarray, t: np.ndarray, distinct_realisations: bool = True
     (Σ|w_i| σ_i)² (σ_i the particle error of ⟨Δx²⟩ at each time, fully correlated), a bound
     that is tight at late times where σ_i grows like t_i (docs/kernels.md: 1.2× the variance
     measured between 300 tasks). The two are combined as for κ̄(t) (:func:`combine_errors`):
-    distinct realisations and K ≥ 2 give max(V_b, V_p) with ν = K − 1, else V_p with ν = N − 1.
+    distinct realisations and K ≥ 2 give the t_{K−1} error of V_b floored at the particle
+    error, one realisation the particle error (ν = N − 1, N the particles).
 
     ``converged`` is the rule: the OLS slope of ln⟨Δx²⟩ against ln t over the same window is
     within ``CONVERGED_SLOPE_TOL`` (5 %) of 1, i.e. the walk is diffusive there.
