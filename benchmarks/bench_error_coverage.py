@@ -15,8 +15,9 @@ Usage: ``uv run --all-packages python benchmarks/bench_error_coverage.py {A|B|C|
   their own realisations of C's medium, z against the mean over 3000 realisations of the exact
   ⟨τ⟩ (first_passage.py).
 The lattices use the contour method (the same numbers as eigen to 1e-12; dense eigh is slow
-with threaded BLAS on a loaded 2-core machine). Prints the fraction of |z| ≤ 2 for the new error ("new"), the previous rule
-(max(V_b, V_p) with Welch–Satterthwaite ν, "ws") and the spread alone ("spread").
+with threaded BLAS on a loaded 2-core machine). Prints the fraction of |z| ≤ 2 for the new
+error ("new"), the previous rule (max(V_b, V_p) with Welch–Satterthwaite ν, "ws") and the
+spread alone ("spread").
 """
 
 from __future__ import annotations
