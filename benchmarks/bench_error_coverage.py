@@ -1,6 +1,6 @@
 """Coverage of the summaries' error bars for 2, 4 and 16 tasks (docs/kernels.md table).
 
-Usage: ``uv run --all-packages python benchmarks/bench_error_coverage.py {A|B|C|D|E} [particles]``
+Usage: ``uv run --all-packages python benchmarks/bench_error_coverage.py {A|B|C|D|E|N} [n]``
 
 * A — one explicit medium (κ = 1 | 0.01, lengths 1 | 1; ``distinct_realisations=False``):
   K exact-kernel tasks, z against the lattice reference.
@@ -14,6 +14,7 @@ Usage: ``uv run --all-packages python benchmarks/bench_error_coverage.py {A|B|C|
 * E — mean escape times (:func:`escape_summary`) at L = 0.3, 1, 3: K exact-kernel tasks on
   their own realisations of C's medium, z against the mean over 3000 realisations of the exact
   ⟨τ⟩ (first_passage.py).
+* N — the rule under normality with V_p known, against ρ = V_r/V_p (no kernel).
 The lattices use the contour method (the same numbers as eigen to 1e-12; dense eigh is slow
 with threaded BLAS on a loaded 2-core machine). Prints the fraction of |z| ≤ 2 for the new
 error ("new"), the previous rule (max(V_b, V_p) with Welch–Satterthwaite ν, "ws") and the
@@ -132,6 +133,24 @@ def mode_e(n: int) -> None:
         report("E", k, zs)
 
 
+def mode_n() -> None:
+    """The rule under normality: d ~ N(0, V_p + V_r), V_b ~ (V_p + V_r) χ²_{K−1}/(K − 1), V_p
+    known; coverage of ±2 err against ρ = V_r/V_p, and of flooring before the widening."""
+    rng = np.random.default_rng(0)
+    draws = 400_000
+    for k in (2, 4, 16):
+        w = t975(k - 1) / Z975
+        cells = []
+        for rho in (0.0, 0.3, 1.0, 3.0, 10.0, 1e6):
+            vb = (1 + rho) * rng.chisquare(k - 1, draws) / (k - 1)
+            d = np.sqrt(1 + rho) * rng.standard_normal(draws)
+            new = np.maximum(np.sqrt(vb) * w, 1.0)
+            before = np.sqrt(np.maximum(vb, 1.0)) * w
+            cells.append(f"ρ={rho:g}: {np.mean(np.abs(d) <= 2 * new):.3f}"
+                         f" / {np.mean(np.abs(d) <= 2 * before):.3f}")
+        print(f"N K={k} (new / floor before widening): " + ", ".join(cells), flush=True)
+
+
 def main() -> None:
     mode = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 100
@@ -166,6 +185,8 @@ def main() -> None:
         kappa_groups("C", own, pool.mean(axis=0) / (2 * T), distinct=True)
     elif mode == "D":
         mode_d(n)
+    elif mode == "N":
+        mode_n()
     else:
         mode_e(n)
     print(f"{time.perf_counter() - t0:.0f} s")
