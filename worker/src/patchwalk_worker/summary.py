@@ -117,8 +117,8 @@ class KappaSummary:
     n : float
         Total weight ΣΣ1 (particles; number of realisations for the reference).
     dof : ndarray (n_times,)
-        Degrees of freedom ν of the error: K − 1 for ``"realisations"``, N − 1 for
-        ``"particles"``.
+        Degrees of freedom ν of the error, per time: K − 1 where the spread between tasks
+        governs, N − 1 where the particle error does (always for ``"particles"``).
     kappa_err_particles, kappa_err_between : ndarray (n_times,)
         The two unwidened standard errors that were combined: from ΣΔx⁴ within the tasks
         (NaN for the reference kernel) and from the spread between tasks (NaN for one task).
