@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from patchwalk_client.spec import load_spec
 from patchwalk_worker.summary import (
     combine_kappa,
     escape_summary,
     kappa_2d,
     late_window,
+    realisations_differ,
 )
 from scipy.stats import t as student_t
 
@@ -49,15 +51,22 @@ def test_kappa_and_realisation_stderr_match_numpy(samples: tuple[np.ndarray, np.
     within = np.stack([(dx[i] ** 2).var(axis=0, ddof=1) for i in range(k)])
     particles = np.sqrt(within.sum(axis=0) * 500) / d2.shape[0]
     np.testing.assert_allclose(ks.kappa_err_particles, particles / (2 * t), rtol=1e-10)
-    # realisation spread dominates: V = V_b, ν = (K-1)(V_b/(V_b - V_p))², widened by t_ν
-    vb, vp = between**2, particles**2
-    nu = (k - 1) * (vb / (vb - vp)) ** 2
-    np.testing.assert_allclose(ks.dof, nu, rtol=1e-12)
-    np.testing.assert_allclose(ks.kappa_err, between * student_t.ppf(0.975, nu) / 1.959963984540054
-                               / (2 * t), rtol=1e-3)  # t975 rounds ν down to 4 digits
-    assert np.all(ks.kappa_err >= np.maximum(ks.kappa_err_between, ks.kappa_err_particles))
+    # distinct realisations (the default): the t_{K-1} error of the spread, floored at the
+    # particle error; the spread governs here (ν = K - 1)
+    z975 = 1.959963984540054
+    e_b = between * student_t.ppf(0.975, k - 1) / z975
+    assert np.all(e_b > particles * student_t.ppf(0.975, 1999) / z975)
+    np.testing.assert_array_equal(ks.dof, k - 1)
+    np.testing.assert_allclose(ks.kappa_err, e_b / (2 * t), rtol=1e-9)
     assert ks.source == "realisations"
     assert ks.n == 2000
+    # one realisation in every task: the particle error of all 2000 particles, ν = N - 1
+    one = combine_kappa(_sums_from_samples(dx), t, distinct_realisations=False)
+    np.testing.assert_array_equal(one.dof, 1999)
+    np.testing.assert_allclose(one.kappa_err, particles * student_t.ppf(0.975, 1999) / z975
+                               / (2 * t), rtol=1e-6)
+    np.testing.assert_allclose(one.kappa, ks.kappa, rtol=0)
+    assert one.source == "particles"
 
 
 def test_unequal_task_sizes_weighted_ratio_estimator() -> None:
@@ -94,10 +103,15 @@ def test_two_tasks_never_below_the_particle_error() -> None:
     dx = rng.standard_normal((2, 4000, 1)) * np.sqrt(2 * 0.5 * t)
     s = _sums_from_samples(dx)
     s[1, :, 2] = s[0, :, 2]  # identical per-task means: between-task spread exactly 0
+    same = combine_kappa(s, t, distinct_realisations=False)
+    assert same.kappa_err_between[0] == 0.0
+    assert same.kappa_err[0] == pytest.approx(same.kappa_err_particles[0], rel=1e-3)
+    assert same.dof[0] == 7999
+    # distinct realisations: the t_1 error of the spread (0 here) is floored at the particle
+    # error, which then governs (ν = N - 1)
     ks = combine_kappa(s, t)
-    assert ks.kappa_err_between[0] == 0.0
-    assert ks.kappa_err[0] == pytest.approx(ks.kappa_err_particles[0], rel=1e-12)
-    assert np.isinf(ks.dof[0])
+    assert ks.dof[0] == 7999
+    assert ks.kappa_err[0] == same.kappa_err[0]
 
 
 def test_reference_tasks_use_the_spread_with_k_minus_1_dof() -> None:
@@ -108,9 +122,11 @@ def test_reference_tasks_use_the_spread_with_k_minus_1_dof() -> None:
     s[:, 0, 3] = np.nan
     ks = combine_kappa(s, t)
     se = np.std([0.6, 0.7, 0.8, 0.75], ddof=1) / 2
-    assert ks.dof[0] == 3
-    assert ks.kappa_err[0] == pytest.approx(se * student_t.ppf(0.975, 3) / 1.959963984540054,
-                                           rel=1e-9)
+    for distinct in (True, False):  # no particle error: the spread, whatever the spec says
+        ks = combine_kappa(s, t, distinct)
+        assert ks.dof[0] == 3 and ks.source == "realisations"
+        assert ks.kappa_err[0] == pytest.approx(
+            se * student_t.ppf(0.975, 3) / 1.959963984540054, rel=1e-9)
 
 
 def test_reference_like_sums_have_nan_particle_error() -> None:
@@ -140,7 +156,10 @@ def test_kappa_2d_fit_and_convergence_rule() -> None:
     res = kappa_2d(s, t)
     assert res.kappa == pytest.approx(1.0, rel=1e-10)
     slopes = np.array([0.9, 1.0, 1.1])
-    assert res.kappa_err == pytest.approx(slopes.std(ddof=1) / np.sqrt(3), rel=1e-9)
+    assert res.dof == 2 and res.kappa_err_particles == 0.0  # ΣΔx⁴ = 0 here
+    assert res.kappa_err_between == pytest.approx(slopes.std(ddof=1) / np.sqrt(3), rel=1e-9)
+    assert res.kappa_err == pytest.approx(
+        res.kappa_err_between * student_t.ppf(0.975, 2) / 1.959963984540054, rel=1e-9)
     assert res.converged
     s[:, :, 2] = 10.0 * np.sqrt(t)  # sub-diffusive: log-slope 1/2
     res = kappa_2d(s, t)
@@ -148,13 +167,73 @@ def test_kappa_2d_fit_and_convergence_rule() -> None:
     assert res.log_slope == pytest.approx(0.5, abs=1e-9)
 
 
+def test_kappa_2d_particle_error_bounds_the_slope() -> None:
+    # one realisation: the slope's particle error is (Σ|w_i| σ_i) over the late window
+    rng = np.random.default_rng(5)
+    t = np.geomspace(1.0, 100.0, 7)
+    dx = rng.standard_normal((2, 300, t.size)) * np.sqrt(2 * 0.5 * t)
+    s = _sums_from_samples(dx)
+    res = kappa_2d(s, t, distinct_realisations=False)
+    ks = combine_kappa(s, t, distinct_realisations=False)
+    idx = late_window(t)
+    xc = t[idx] - t[idx].mean()
+    w = xc / np.sum(xc * xc)
+    bound = np.sum(np.abs(w) * 2 * t[idx] * ks.kappa_err_particles[idx]) / 2
+    assert res.kappa_err_particles == pytest.approx(bound, rel=1e-12)
+    assert res.dof == 599
+    assert res.kappa_err == pytest.approx(
+        bound * student_t.ppf(0.975, 599) / 1.959963984540054, rel=1e-6)
+    distinct = kappa_2d(s, t)  # the t_1 error of the spread of two slopes, floored
+    z975 = 1.959963984540054
+    t1 = distinct.kappa_err_between * student_t.ppf(0.975, 1) / z975
+    assert t1 > res.kappa_err and distinct.dof == 1
+    assert distinct.kappa_err == pytest.approx(t1, rel=1e-9)
+
+
 def test_escape_summary_matches_numpy() -> None:
     rng = np.random.default_rng(11)
     taus = [rng.exponential(2.0, size=n) for n in (40, 55)]
     esc = np.array([[[len(x), x.sum(), (x**2).sum()]] for x in taus])
-    es = escape_summary(esc, n_particles=100.0)
+    es = escape_summary(esc, n_particles=100.0, distinct_realisations=False)
     allt = np.concatenate(taus)
     assert es.fraction[0] == pytest.approx(0.95)
     assert es.mean_time[0] == pytest.approx(allt.mean())
-    assert es.mean_time_err[0] == pytest.approx(allt.std(ddof=1) / np.sqrt(allt.size))
+    # particle error: within-task variances, Σ c_k v_k / C² (one realisation), ν = C - 1
+    vp = sum(x.size * x.var(ddof=1) for x in taus) / allt.size**2
+    assert es.mean_time_err_particles[0] == pytest.approx(np.sqrt(vp), rel=1e-12)
+    assert es.dof[0] == 94
+    assert es.mean_time_err[0] == pytest.approx(
+        np.sqrt(vp) * student_t.ppf(0.975, 94) / 1.959963984540054, rel=1e-6)
     assert es.rate[0] == pytest.approx(1 / allt.mean())
+    assert es.rate_err[0] == pytest.approx(es.mean_time_err[0] / allt.mean() ** 2)
+    # distinct realisations: the t_1 error of V_b, floored at the particle error
+    ed = escape_summary(esc, n_particles=100.0)
+    m = np.array([x.mean() for x in taus])
+    c = np.array([x.size for x in taus], float)
+    vb = 2 * np.sum((c * (m - allt.mean())) ** 2) / c.sum() ** 2
+    assert ed.mean_time_err_between[0] == pytest.approx(np.sqrt(vb), rel=1e-12)
+    z975 = 1.959963984540054
+    e_b = np.sqrt(vb) * student_t.ppf(0.975, 1) / z975
+    e_p = np.sqrt(vp) * student_t.ppf(0.975, 94) / z975
+    assert ed.mean_time_err[0] == pytest.approx(max(e_b, e_p), rel=1e-6)
+    assert ed.dof[0] == (1 if e_b >= e_p else 94)
+
+
+def test_escape_summary_skips_tasks_without_escapes() -> None:
+    esc = np.array([[[0.0, 0.0, 0.0]], [[3.0, 3.0, 5.0]], [[2.0, 4.0, 10.0]]])
+    es = escape_summary(esc, n_particles=30.0)
+    assert es.mean_time[0] == pytest.approx(7.0 / 5.0)
+    assert np.isfinite(es.mean_time_err_between[0]) and np.isfinite(es.mean_time_err[0])
+
+
+def test_realisations_differ_follows_the_spec() -> None:
+    base = {"particles": {"count": 10, "per_task": 10}, "times": {"min": 0.1, "max": 1.0}}
+    pdf = {"pdf": "power_law", "alpha": 2.5, "l_min": 0.5, "l_max": 20.0}
+    explicit = load_spec({**base, "medium": {"patches": [[1.0, 1.0], [1.0, 0.1]]}})
+    random = load_spec({**base, "medium": {"length": 100.0, "high": {"kappa": 1.0, "patches": pdf},
+                                           "low": {"kappa": 0.1, "patches": {"pdf": "same"}}}})
+    flat = load_spec({**base, "medium": {"length": 100.0, "high": {"kappa": 0.5, "patches": pdf},
+                                         "low": {"kappa": 0.5, "patches": {"pdf": "same"}}}})
+    assert not realisations_differ(explicit)
+    assert realisations_differ(random)
+    assert not realisations_differ(flat)  # every realisation is the same homogeneous medium

@@ -146,9 +146,11 @@ class KappaPoint(Record):
     t: Floats = Field(description="output times")
     kappa: Floats = Field(description="κ̄(t) = ⟨Δx²⟩/2t (eq. 2)")
     kappa_err: Floats = Field(description="standard error of κ̄(t)")
-    kappa_err_source: str = Field(description='"realisations" (≥ 2 tasks) or "particles"')
+    kappa_err_source: str = Field(description='"realisations" (≥ 2 tasks, each its own medium '
+                                  'realisation) or "particles"')
     kappa_err_dof: Floats | None = Field(
-        default=None, description="degrees of freedom of kappa_err (Welch–Satterthwaite)")
+        default=None, description="degrees of freedom of kappa_err: K − 1 (spread between "
+        "realisations) or N − 1 (particles), whichever term governs")
     kappa_err_particles: Floats | None = Field(
         default=None, description="standard error from the particle spread alone")
     kappa_err_between: Floats | None = Field(

@@ -44,6 +44,7 @@ from patchwalk_worker.summary import (
     escape_reference_means,
     escape_summary,
     kappa_2d,
+    realisations_differ,
 )
 from patchwalk_worker.task import task_particles
 from patchwalk_worker.theory import kappa_2d_heuristic, theory_curves
@@ -156,18 +157,20 @@ def summarise(store: SweepStore) -> list[PointSummary]:
         r = np.asarray(d["realisation"], dtype=np.float64).reshape(-1, 2)
         t_out = np.asarray(spec.output_times(), dtype=np.float64)
         curves, validity = validated_curves(spec, t_out, _curves(spec))
+        distinct = realisations_differ(spec)  # the realisation spread can be > 0
         out.append(PointSummary(
             params=pt.params,
             t=t,
             distances=dist,
-            kappa=combine_kappa(d["sums"], t),
+            kappa=combine_kappa(d["sums"], t, distinct),
             realisation=np.mean(d["realisation"], axis=0),
             realisation_columns=(float(np.mean(r[:, 0])), float(np.mean(r[:, 1]))),
             ensemble=ensemble_means(spec),
-            kappa_2d=kappa_2d(d["sums"], t) if two_d else None,
+            kappa_2d=kappa_2d(d["sums"], t, distinct) if two_d else None,
             kappa_perp=spec.kappa_perp_scaled() if two_d else None,
             heuristic=heuristic,
-            escape=escape_summary(d["esc"], float(n_particles)) if dist.shape[0] else None,
+            escape=escape_summary(d["esc"], float(n_particles), distinct) if dist.shape[0]
+            else None,
             # each realisation weighted by its particles (Σ1 at the first output time)
             escape_reference=escape_reference_means(d["esc_reference"], d["sums"][:, 0, 0])
             if dist.shape[0] else None,

@@ -1,7 +1,7 @@
 """Student-t quantiles for the error bars of few-task summaries (no SciPy in the worker).
 
-The two-sided 95% quantile t_ν(0.975) for real ν ≥ 1 (Welch–Satterthwaite degrees of freedom
-are not integers). The CDF is F(t) = 1 − ½ I_x(ν/2, ½) with x = ν/(ν + t²) for t > 0, I the
+The two-sided 95% quantile t_ν(0.975) for real ν ≥ 1 (the summaries use ν = K − 1 or N − 1,
+but real ν are accepted). The CDF is F(t) = 1 − ½ I_x(ν/2, ½) with x = ν/(ν + t²) for t > 0, I the
 regularized incomplete beta function, evaluated by Lentz's continued fraction; the quantile is
 found by bisection in ln t. Results are cached on ν rounded *down* to 4 significant digits
 (a smaller ν gives a larger quantile, so the rounding only widens).
