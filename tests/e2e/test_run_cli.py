@@ -83,7 +83,7 @@ def test_json_shape_show_and_mismatch(tmp_path: Path, spec_file: Path) -> None:
                        "kappa_H", "kappa_A_ensemble", "kappa_H_ensemble", "n_particles",
                        "n_tasks"}
     assert len(pt["t"]) == len(pt["kappa"]) == len(pt["kappa_err"]) == 5
-    assert pt["kappa_err_source"] == "realisations" and pt["n_tasks"] == 2
+    assert pt["kappa_err_source"] == "particles" and pt["n_tasks"] == 2
     assert xr.open_zarr(out)["kappa"].dims == ("energy", "t")
     s = patchwalk("show", str(out), "--json")
     assert s.returncode == 0 and json.loads(s.stdout) == doc

@@ -111,7 +111,7 @@ def test_summaries_open_with_xarray(tmp_path: Path) -> None:
     # point (energy=2, safety=10) is point 3: κ = 1.3 + 0.01·k, equal weights
     np.testing.assert_allclose(ds["kappa"].sel(energy=2.0).isel({"exact.safety": 1}), 1.31)
     assert ds["kappa_A"].dims == ("energy", "exact.safety")
-    assert ds.attrs["kappa_err_source"] == "realisations"
+    assert ds.attrs["kappa_err_source"] == "particles"
     assert ds["escape_rate"].dims == ("energy", "exact.safety", "escape_distance")
     np.testing.assert_allclose(ds["escape_rate"].values[..., 0], 1.0)
     np.testing.assert_allclose(ds["escape_fraction"].values[..., 1], 0.5)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from patchwalk_client.spec import SweepSpec
 
-from .summary import combine_kappa
+from .summary import combine_kappa, realisations_differ
 
 
 def initial_tasks(spec: SweepSpec) -> int:
@@ -71,8 +71,9 @@ class Decision:
     limiting_time: float
 
 
-def _worst(sums: np.ndarray, t: np.ndarray, idx: np.ndarray) -> tuple[float, float]:
-    s = combine_kappa(sums, t)
+def _worst(sums: np.ndarray, t: np.ndarray, idx: np.ndarray,
+           distinct: bool) -> tuple[float, float]:
+    s = combine_kappa(sums, t, distinct)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.asarray(s.kappa_err[idx] / np.abs(s.kappa[idx]), dtype=np.float64)
     rel = np.where(np.isfinite(rel), rel, np.inf)
@@ -101,9 +102,10 @@ def decide(spec: SweepSpec, sums: np.ndarray, done: np.ndarray, t: np.ndarray) -
     not_done = np.nonzero(~np.asarray(done[:k_max], dtype=bool))[0]
     prefix = int(not_done[0]) if not_done.shape[0] else min(k_max, done.shape[0])
     idx = target_indices(spec, t)
+    distinct = realisations_differ(spec)
     rel, where = math.nan, math.nan
     for k in range(k0, prefix + 1):
-        rel, where = _worst(sums[:k], t, idx)
+        rel, where = _worst(sums[:k], t, idx, distinct)
         if rel < target:
             return Decision(k, True, True, rel, where)
     if prefix >= k_max:
