@@ -252,7 +252,7 @@ def sparse_operator(lat: Lattice2D) -> Any:
     return a.tocsc()
 
 
-def _contour_nodes(t: float) -> tuple[NDArray[np.complex128], NDArray[np.complex128], float]:
+def contour_nodes(t: float) -> tuple[NDArray[np.complex128], NDArray[np.complex128], float]:
     """Nodes z, weights w·dz and the step of the parabolic contour for time ``t``."""
     m = CONTOUR_NODES
     step = CONTOUR_STEP / m
@@ -276,7 +276,7 @@ def msd_2d_splu(lat: Lattice2D, times: ArrayLike) -> FloatArray:
     beta = lat.beta.ravel().astype(np.complex128)
     out = np.empty(t_arr.shape[0])
     for j, t in enumerate(t_arr):
-        z, wdz, step = _contour_nodes(float(t))
+        z, wdz, step = contour_nodes(float(t))
         forms = np.empty(z.shape[0], dtype=np.complex128)
         for k in range(z.shape[0]):
             lu = splu((a + z[k] * eye).tocsc(), permc_spec="COLAMD")
@@ -295,7 +295,7 @@ def msd_2d_block(lat: Lattice2D, times: ArrayLike) -> FloatArray:
     beta = np.ascontiguousarray(lat.beta)
     out = np.empty(t_arr.shape[0])
     for j, t in enumerate(t_arr):
-        z, wdz, step = _contour_nodes(float(t))
+        z, wdz, step = contour_nodes(float(t))
         forms = block_resolvent_forms(diag, off_x, off_y, beta, z)
         g = np.exp(z * t) * forms / z**2 * wdz
         out[j] = t * lat.mean_a - 2.0 * step / np.pi * float(np.sum(g.imag))
