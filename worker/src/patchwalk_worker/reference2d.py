@@ -25,7 +25,7 @@ the smaller estimated work, :func:`choose_method`):
 
 * ``"lanczos"``: Gauss quadrature ‖β‖²e₁ᵀh_t(T_m)e₁ from m Lanczos steps started at β, all
   output times from one Krylov space (:mod:`patchwalk_worker.reference2d_lanczos`); memory
-  O(cells), work ≈ cells × 1.5√(λ_max·t_max) — the default for more than a few strips;
+  O(cells), work ≈ cells × 2.5√(λ_max·t_max) — the default for more than a few strips;
 * ``"block"``: the parabolic contour of the 1D reference (12 nodes per time, relative error
   ≤ 2e-11 of the scalar rule), each node a complex solve (zI + A)x = β by block Thomas over
   x-columns + Woodbury for the x-period (numba, :mod:`patchwalk_worker.reference2d_solvers`),

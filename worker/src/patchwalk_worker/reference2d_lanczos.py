@@ -141,7 +141,7 @@ LANCZOS_MAX_STEPS = 400_000
 #: Checks after 32 steps, then every time the step count has grown by this factor.
 CHECK_GROWTH = 1.2
 #: Steps ≈ LANCZOS_STEP_FACTOR·√(λ_max·t_eff) (measured, docs/reference.md; an upper estimate).
-LANCZOS_STEP_FACTOR = 1.5
+LANCZOS_STEP_FACTOR = 2.5
 #: float64 arrays of N cells the solver holds (A's diagonal, x-coupling and off_y copy, u₀, β,
 #: three Lanczos vectors), besides the lattice itself.
 LANCZOS_ARRAYS = 8
