@@ -217,7 +217,7 @@ def lanczos_msd_2d(
     -------
     LanczosResult
     """
-    from patchwalk_worker.reference2d import contour_nodes
+    from patchwalk_worker.reference2d_solvers import contour_nodes
 
     t_arr = np.asarray(times, dtype=np.float64)
     diag, off_x, off_y_full = lat.symmetric_parts()
