@@ -183,7 +183,7 @@ def spectral_bounds(lat: Lattice2D) -> tuple[float, float]:
            + np.abs(np.roll(off_y, 1, axis=0)))
     period, height = float(np.sum(lat.hx)), float(np.sum(lat.hy))
     gap_x = float(np.min(lat.kappa)) * (2.0 * np.pi / period) ** 2
-    k_perp = float(np.max(lat.gy) * np.max(0.5 * (lat.hy + np.roll(lat.hy, -1))))
+    k_perp = float(lat.gy[0] * 0.5 * (lat.hy[0] + lat.hy[1 % lat.hy.shape[0]]))  # gy = κ⊥/d
     gap = min(gap_x, k_perp * (2.0 * np.pi / height) ** 2) if k_perp > 0 else gap_x
     return float(np.max(row)), gap
 
