@@ -7,8 +7,11 @@ Medium: the project's generator with seed 11 (task (0, 0)), strip length 32, l_�
 partial run still prints a valid table.
 
 Usage: ``python benchmarks/bench_exact2d_vs_reference.py KPERP[,KPERP..] PARTICLES TIMES
-[CHUNK] [--no-reference]`` e.g. ``... 0.01 40000 1,100,300 2000``. ``--no-reference`` skips
-the reference (to time or compare another kernel version on the same medium).
+[CHUNK] [--no-reference] [--strips=N] [--l-perp=X] [--ref-cells=CPL,CPS]`` e.g.
+``... 0.01 40000 1,100,300 2000``. ``--no-reference`` skips the reference (to time or compare
+another kernel version on the same medium); ``--strips``/``--l-perp`` change the medium (the
+many-strip rows of docs/kernels.md), ``--ref-cells`` the reference grid (cells_per_l_min,
+cells_per_strip; default 32, 16).
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from patchwalk_worker.rng import task_state
 from patchwalk_worker.task import medium_rng
 
 
-def issue_medium(kappa_perp: float) -> Medium:
-    """The issue-12 validation medium with κ⊥ = ``kappa_perp``."""
+def issue_medium(kappa_perp: float, strips: int = 4, l_perp: float = 1.0) -> Medium:
+    """The issue-12 validation medium with κ⊥ = ``kappa_perp`` (optionally more strips or
+    another l⊥)."""
     spec = load_spec({
         "name": "issue12-2d", "seed": 11, "kernel": "exact", "dimensions": 2,
-        "medium": {"length": 32.0, "l_perp": 1.0, "strips": 4, "kappa_perp": kappa_perp,
+        "medium": {"length": 32.0, "l_perp": l_perp, "strips": strips,
+                   "kappa_perp": kappa_perp,
                    "high": {"kappa": 1.0, "patches": {"pdf": "power_law", "alpha": 2.5,
                                                       "l_min": 1.0, "l_max": 8.0}},
                    "low": {"kappa": 0.01, "patches": {"pdf": "same"}}},
@@ -40,19 +45,23 @@ def issue_medium(kappa_perp: float) -> Medium:
 
 def main(argv: list[str]) -> None:
     no_ref = "--no-reference" in argv
+    opts = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+    strips = int(opts.get("strips", 4))
+    l_perp = float(opts.get("l-perp", 1.0))
+    cpl, cps = (int(v) for v in opts.get("ref-cells", "32,16").split(","))
     args = [a for a in argv if not a.startswith("--")]
     kperps = [float(v) for v in args[0].split(",")]
     n_total = int(args[1])
     times = np.array([float(v) for v in args[2].split(",")])
     chunk = int(args[3]) if len(args) > 3 else 2000
     for kp in kperps:
-        m = issue_medium(kp)
+        m = issue_medium(kp, strips, l_perp)
         ref = np.full(times.shape, np.nan)
         if not no_ref:
             from patchwalk_worker.reference2d import reference_kappa_2d
 
             t0 = time.time()
-            ref = reference_kappa_2d(m, times)
+            ref = reference_kappa_2d(m, times, cells_per_l_min=cpl, cells_per_strip=cps)
             print(f"# kperp={kp:g} reference {time.time() - t0:.0f} s: "
                   + " ".join(f"{v:.6f}" for v in ref), flush=True)
         sums = np.zeros((times.shape[0], 5))

@@ -15,6 +15,7 @@ from patchwalk_worker.reference2d import (
     reference_msd_2d,
     union_edges,
 )
+from patchwalk_worker.reference2d_lanczos import lanczos_msd_2d
 from patchwalk_worker.task import run_task
 
 STRIPS = [
@@ -34,6 +35,41 @@ def test_block_solver_matches_sparse_lu() -> None:
     t = np.array([0.01, 1.0, 100.0])
     b, s = msd_2d_block(lat, t), msd_2d_splu(lat, t)
     assert np.max(np.abs(b / s - 1)) < 1e-9
+
+
+@pytest.mark.parametrize("kappa_perp", [1e-4, 0.1, 1e3])
+def test_lanczos_matches_block_solver(kappa_perp: float) -> None:
+    """Lanczos quadrature = block contour solver to 1e-8 at early, intermediate, late times.
+
+    κ⊥ = 1e-4 (strips nearly independent: τ⊥ = l⊥²/κ⊥ = 2500 inside the range), 0.1 and
+    1e3 (the column-average limit); t = 1e-2 … 1e4 spans κ_A down to the plateau.
+    """
+    lat = build_lattice_2d(_medium(kappa_perp), cells_per_l_min=8, cells_per_strip=4,
+                           y_grading=1.5)
+    t = np.array([0.01, 1.0, 100.0, 2500.0, 1e4])
+    res = lanczos_msd_2d(lat, t)
+    blk = msd_2d_block(lat, t)
+    assert np.max(np.abs(res.msd / blk - 1)) < 1e-8
+    assert res.steps > 20 and res.change <= 1e-10
+    # the answer is not the trivial t<a>: the drift term matters at every time but the first
+    assert np.all(np.abs(blk / (t * lat.mean_a) - 1)[1:] > 1e-2)
+
+
+def test_lanczos_kappa_perp_zero_and_method_choice() -> None:
+    """κ⊥ = 0 lattice (rows decoupled) by Lanczos = block; ``auto`` and ``lanczos`` agree."""
+    lat = build_lattice_2d(_medium(0.0), cells_per_l_min=16, cells_per_strip=1)
+    t = np.geomspace(0.01, 1e3, 6)
+    assert np.max(np.abs(lanczos_msd_2d(lat, t).msd / msd_2d_block(lat, t) - 1)) < 1e-8
+    m = _medium(0.05)
+    a = reference_msd_2d(m, t, cells_per_l_min=8, cells_per_strip=4, method="lanczos")
+    b = reference_msd_2d(m, t, cells_per_l_min=8, cells_per_strip=4, method="block")
+    assert np.max(np.abs(a / b - 1)) < 1e-8
+
+
+def test_lanczos_not_converged_names_the_fields() -> None:
+    lat = build_lattice_2d(_medium(0.1), cells_per_l_min=8, cells_per_strip=4)
+    with pytest.raises(ValueError, match=r"times\.max"):
+        lanczos_msd_2d(lat, [1e4], max_steps=100)
 
 
 def test_kappa_perp_zero_reduces_to_1d() -> None:
@@ -125,3 +161,52 @@ def test_too_large_lattice_names_the_fields() -> None:
     m = build_medium(spec, medium_rng(3, 0, 0), 10.0)
     with pytest.raises(ValueError, match="medium.strips"):
         reference_msd_2d(m, [1.0], max_work=1e3)
+
+
+def test_too_large_memory_names_the_fields() -> None:
+    with pytest.raises(ValueError, match="medium.strips"):
+        reference_msd_2d(_medium(0.1), [1.0], max_bytes=1e3)
+
+
+def _many_strips(kappa_perp: float, strips: int) -> Medium:
+    spec = load_spec({
+        "name": "ref2d-many", "seed": 5, "kernel": "reference", "dimensions": 2,
+        "medium": {"length": 3.0, "l_perp": 0.05, "strips": strips, "kappa_perp": kappa_perp,
+                   "high": {"kappa": 1.0, "patches": {"pdf": "narrow", "mean": 1.0,
+                                                      "width": 0.5}},
+                   "low": {"kappa": 0.05, "patches": {"pdf": "same"}}},
+        "particles": {"count": 1, "per_task": 1},
+        "times": {"min": 0.01, "max": 100.0, "count": 3},
+    })
+    from patchwalk_worker.media import build_medium
+    from patchwalk_worker.task import medium_rng
+
+    return build_medium(spec, medium_rng(5, 0, 0), 100.0)
+
+
+@pytest.mark.slow
+def test_two_hundred_strips_between_limits() -> None:
+    """A 200-strip realisation by Lanczos: finite, κ̄ non-increasing (⟨Δx²⟩ is concave with
+    ⟨Δx²⟩(0) = 0), κ̄(0⁺) = κ_A, and at late times between the κ⊥ = 0 limit (strips' 1D
+    references averaged) and the κ⊥ → ∞ limit (1D reference of the column average), which
+    Rayleigh monotonicity orders; τ⊥ = l⊥²/κ⊥ = 0.25 lies inside the range."""
+    m = _many_strips(0.01, 200)
+    t = np.geomspace(1e-5, 100.0, 8)
+    kw = {"cells_per_l_min": 8, "cells_per_strip": 4}
+    k2 = reference_kappa_2d(m, t, method="lanczos", **kw)  # type: ignore[arg-type]
+    assert np.all(np.isfinite(k2))
+    assert np.all(np.diff(k2) <= 1e-9 * k2[:-1])
+    lat = build_lattice_2d(m, cells_per_l_min=8, cells_per_strip=4)
+    assert abs(k2[0] / lat.kappa_A - 1) < 0.01
+    k0 = reference_msd(Medium.from_strips([m.strip(s) for s in range(m.n_strips)],
+                                          l_perp=m.l_perp, kappa_perp=0.0), t,
+                       cells_per_l_min=16) / (2 * t)
+    ue = union_edges(m)
+    mid = 0.5 * (ue[:-1] + ue[1:])
+    kc = np.zeros(mid.shape[0])
+    for s in range(m.n_strips):
+        e, k = m.strip(s)
+        kc += k[np.searchsorted(e, mid, side="right") - 1] / m.n_strips
+    col = Medium.from_patches(list(zip(np.diff(ue), kc, strict=True)))
+    kinf = reference_msd(col, t, cells_per_l_min=16, l_min=0.5) / (2 * t)
+    assert k0[-1] * 1.05 < k2[-1] < kinf[-1] * 0.95

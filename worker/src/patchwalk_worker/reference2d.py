@@ -7,7 +7,8 @@ periodic in y. The generator ∂x κ(x, y) ∂x + κ⊥ ∂y² is discretised by
 :mod:`patchwalk_worker.reference`:
 
 * x-cells: one grid for every row, graded (:func:`~patchwalk_worker.reference.patch_cells`)
-  between the *union* of all strips' patch edges, so each strip's interfaces lie on x-faces;
+  between the *union* of all strips' patch edges, so each strip's interfaces lie on x-faces
+  (near-coincident edges merged, short segments uniform: :mod:`.reference2d_grid`);
   x-face conductance ``1/(h_i/2κ_i + h_{i+1}/2κ_{i+1})`` (harmonic mean), as in 1D;
 * y-cells: ``cells_per_strip`` per strip, graded geometrically from both strip edges, so the
   strip edges lie on y-faces; y-face conductance ``κ⊥/d`` (d = distance of the cell centres).
@@ -19,13 +20,17 @@ cell centre and only x-jumps change it. Green–Kubo (VALIDATION item 3) then ho
 the symmetrised generator (sparse, 5-point, periodic in x and y). ⟨Δy²⟩ = 2κ⊥t is exact
 (VALIDATION item 7) and not computed here.
 
-``βᵀh_t(A)β`` is evaluated with the parabolic contour of the 1D reference (12 nodes, relative
-error ≤ 2e-11 of the scalar rule); each node is one complex sparse solve (zI + A)x = β:
+``βᵀh_t(A)β`` is evaluated by one of three solvers (``method``; ``auto`` takes the one with
+the smaller estimated work, :func:`choose_method`):
 
-* ``"block"`` (default while rows ≤ ``BLOCK_MAX_ROWS``): cells ordered column by column, A is
-  block-cyclic-tridiagonal in x with (rows × rows) blocks; block Thomas + Woodbury for the
-  x-period (numba, :mod:`patchwalk_worker.reference2d_solvers`), O(N_x · rows³);
-* ``"splu"``: scipy.sparse SuperLU of the whole matrix (many strips).
+* ``"lanczos"``: Gauss quadrature ‖β‖²e₁ᵀh_t(T_m)e₁ from m Lanczos steps started at β, all
+  output times from one Krylov space (:mod:`patchwalk_worker.reference2d_lanczos`); memory
+  O(cells), work ≈ cells × 2.5√(λ_max·t_max) — the default for more than a few strips;
+* ``"block"``: the parabolic contour of the 1D reference (12 nodes per time, relative error
+  ≤ 2e-11 of the scalar rule), each node a complex solve (zI + A)x = β by block Thomas over
+  x-columns + Woodbury for the x-period (numba, :mod:`patchwalk_worker.reference2d_solvers`),
+  O(N_x · rows³) per node — the cross-check, and cheaper for one or two strips;
+* ``"splu"``: the same contour with scipy SuperLU (tests only).
 
 Limits (tests/worker/test_reference2d.py): κ⊥ = 0 gives the strips' 1D references averaged;
 κ⊥ → ∞ gives the 1D reference of the column-averaged medium κ_c(x) = mean_s κ_s(x) (the
@@ -41,18 +46,27 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from patchwalk_worker.media import Medium
-from patchwalk_worker.reference import (
-    CONTOUR_MU,
-    CONTOUR_NODES,
-    CONTOUR_STEP,
-    grading_for,
-    patch_cells,
+from patchwalk_worker.reference import CONTOUR_NODES, grading_for
+from patchwalk_worker.reference2d_grid import (
+    MERGE_FRACTION,
+    strip_l_min,
+    union_edges,
+    x_cells,
+    y_cells,
 )
+from patchwalk_worker.reference2d_solvers import (
+    contour_nodes,
+    msd_2d_block,
+    msd_2d_splu,
+    sparse_operator,
+)
+
+__all__ = ["Lattice2D", "build_lattice_2d", "contour_nodes", "msd_2d_block", "msd_2d_splu",
+           "reference_kappa_2d", "reference_msd_2d", "sparse_operator", "strip_l_min",
+           "union_edges", "y_cells"]
 
 FloatArray = NDArray[np.float64]
 
-#: ``method="auto"`` uses the block solver up to this many rows (strips × cells_per_strip).
-BLOCK_MAX_ROWS = 256
 #: Default y-cells per strip and their geometric grading ratio (edge cells finest); with
 #: ``y_extrapolate`` the result is the Richardson extrapolation (second order, measured) of
 #: this grid and the one with half the cells and the squared ratio.
@@ -60,8 +74,16 @@ CELLS_PER_STRIP = 16
 Y_GRADING = 2.0**0.5
 #: Default x resolution (cells across the shortest patch; as ``cells_per_l_min`` in 1D).
 CELLS_PER_L_MIN_2D = 32
-#: Largest work (complex multiply-adds, ≈ 3 N_x R³ per contour node) a reference may take.
+#: Largest work a reference may take, in block-solver complex multiply-adds (≈ 3 N_x R³ per
+#: contour node); the Lanczos solver's cell-steps count LANCZOS_COST_RATIO each.
 MAX_WORK = 2e12
+#: One Lanczos cell-step costs about this many block-solver complex multiply-adds (measured
+#: on one core, benchmarks/bench_reference2d.py).
+LANCZOS_COST_RATIO = 4.5
+#: float64 arrays per cell held at once (lattice fields and the Lanczos solver's arrays).
+LATTICE_ARRAYS = 14
+#: Largest memory the fine lattice and its solver may take.
+MAX_BYTES = 8e9
 
 
 @dataclass(frozen=True)
@@ -131,37 +153,6 @@ class Lattice2D:
         return diag, off_x, off_y
 
 
-def union_edges(medium: Medium, tol: float = 1e-12) -> FloatArray:
-    """Sorted union of every strip's patch edges in [0, length] (duplicates within
-    ``tol·length`` merged; 0 and ``length`` included)."""
-    all_e = np.sort(np.concatenate([medium.strip(s)[0] for s in range(medium.n_strips)]))
-    keep = np.concatenate([[True], np.diff(all_e) > tol * medium.length])
-    e = all_e[keep]
-    e[0], e[-1] = 0.0, float(medium.length)
-    return np.asarray(e, dtype=np.float64)
-
-
-def strip_l_min(medium: Medium) -> float:
-    """Shortest patch over all strips, not counting each strip's closing (trimmed) patch."""
-    vals = []
-    for s in range(medium.n_strips):
-        ell = np.diff(medium.strip(s)[0])
-        vals.append(float(np.min(ell[:-1] if ell.shape[0] >= 3 else ell)))
-    return min(vals)
-
-
-def y_cells(l_perp: float, n: int, grading: float) -> FloatArray:
-    """Heights of ``n`` cells across one strip, graded geometrically from both edges."""
-    if n < 1:
-        raise ValueError(f"cells_per_strip must be >= 1, got {n}")
-    if n == 1:
-        return np.array([l_perp])
-    half = n // 2
-    w = grading ** np.arange(half, dtype=np.float64)
-    side = np.concatenate([w, [w[-1] * grading] if n % 2 else [], w[::-1]])
-    return np.asarray(l_perp * side / side.sum(), dtype=np.float64)
-
-
 def build_lattice_2d(
     medium: Medium,
     *,
@@ -179,7 +170,9 @@ def build_lattice_2d(
         κ⊥ = ``medium.kappa_perp`` (energy scaling applied).
     cells_per_l_min : int
         x resolution as in 1D (:func:`~patchwalk_worker.reference.grading_for`), applied to
-        every segment between consecutive edges of the union of the strips.
+        every segment between consecutive edges of the union of the strips (edges closer
+        than h0/4 merged, segments shorter than 4·h0 uniform:
+        :mod:`patchwalk_worker.reference2d_grid`).
     cells_per_strip : int
         y-cells per strip, graded by ``y_grading`` from both strip edges.
     l_min : float, optional
@@ -195,10 +188,10 @@ def build_lattice_2d(
     l_perp = float(medium.l_perp) if medium.l_perp > 0 else 1.0
     if n_strips > 1 and not medium.l_perp > 0:
         raise ValueError("a medium with several strips needs l_perp > 0")
-    ue = union_edges(medium)
     lm = float(l_min) if l_min is not None else strip_l_min(medium)
     h0, ratio = grading_for(int(cells_per_l_min), lm)
-    hx, seg_of_cell = patch_cells(np.diff(ue), h0, ratio)
+    ue = union_edges(medium, merge=MERGE_FRACTION * h0)
+    hx, seg_of_cell = x_cells(np.diff(ue), h0, ratio)
     mid = 0.5 * (ue[:-1] + ue[1:])
     centres = mid[seg_of_cell]
     hy_strip = y_cells(l_perp, int(cells_per_strip), float(y_grading))
@@ -230,78 +223,6 @@ def build_lattice_2d(
                      mean_a=mean_a)
 
 
-def sparse_operator(lat: Lattice2D) -> Any:
-    """A = −L_sym as a scipy.sparse CSR matrix, cells ordered row-major (r·N_x + i)."""
-    from scipy import sparse
-
-    diag, off_x, off_y = lat.symmetric_parts()
-    n_r, n_x = diag.shape
-    idx = np.arange(n_r * n_x).reshape(n_r, n_x)
-    right = np.roll(idx, -1, axis=1)
-    up = np.roll(idx, -1, axis=0)
-    rows = [idx.ravel(), idx.ravel(), right.ravel(), idx.ravel(), up.ravel()]
-    cols = [idx.ravel(), right.ravel(), idx.ravel(), up.ravel(), idx.ravel()]
-    vals = [diag.ravel(), off_x.ravel(), off_x.ravel(), off_y.ravel(), off_y.ravel()]
-    mask = [np.ones(n_r * n_x, bool)] * 3 + [np.full(n_r * n_x, n_r > 1)] * 2
-    a = sparse.coo_matrix(
-        (np.concatenate([v[m] for v, m in zip(vals, mask, strict=True)]),
-         (np.concatenate([r[m] for r, m in zip(rows, mask, strict=True)]),
-          np.concatenate([c[m] for c, m in zip(cols, mask, strict=True)]))),
-        shape=(n_r * n_x, n_r * n_x),
-    )
-    return a.tocsc()
-
-
-def _contour_nodes(t: float) -> tuple[NDArray[np.complex128], NDArray[np.complex128], float]:
-    """Nodes z, weights w·dz and the step of the parabolic contour for time ``t``."""
-    m = CONTOUR_NODES
-    step = CONTOUR_STEP / m
-    u = np.arange(m) * step
-    mu = CONTOUR_MU * m / t
-    z = mu * (1.0 + 1j * u) ** 2
-    dz = 2j * mu * (1.0 + 1j * u)
-    w = np.ones(m)
-    w[0] = 0.5
-    return z.astype(np.complex128), (w * dz).astype(np.complex128), step
-
-
-def msd_2d_splu(lat: Lattice2D, times: ArrayLike) -> FloatArray:
-    """⟨Δx²⟩(t) by the contour with one scipy SuperLU factorisation per node."""
-    from scipy import sparse
-    from scipy.sparse.linalg import splu
-
-    t_arr = np.asarray(times, dtype=np.float64)
-    a = sparse_operator(lat).astype(np.complex128)
-    eye = sparse.identity(a.shape[0], dtype=np.complex128, format="csc")
-    beta = lat.beta.ravel().astype(np.complex128)
-    out = np.empty(t_arr.shape[0])
-    for j, t in enumerate(t_arr):
-        z, wdz, step = _contour_nodes(float(t))
-        forms = np.empty(z.shape[0], dtype=np.complex128)
-        for k in range(z.shape[0]):
-            lu = splu((a + z[k] * eye).tocsc(), permc_spec="COLAMD")
-            forms[k] = beta @ lu.solve(beta)
-        g = np.exp(z * t) * forms / z**2 * wdz
-        out[j] = t * lat.mean_a - 2.0 * step / np.pi * float(np.sum(g.imag))
-    return out
-
-
-def msd_2d_block(lat: Lattice2D, times: ArrayLike) -> FloatArray:
-    """⟨Δx²⟩(t) by the contour with the numba block-cyclic-tridiagonal solver."""
-    from patchwalk_worker.reference2d_solvers import block_resolvent_forms
-
-    t_arr = np.asarray(times, dtype=np.float64)
-    diag, off_x, off_y = lat.symmetric_parts()
-    beta = np.ascontiguousarray(lat.beta)
-    out = np.empty(t_arr.shape[0])
-    for j, t in enumerate(t_arr):
-        z, wdz, step = _contour_nodes(float(t))
-        forms = block_resolvent_forms(diag, off_x, off_y, beta, z)
-        g = np.exp(z * t) * forms / z**2 * wdz
-        out[j] = t * lat.mean_a - 2.0 * step / np.pi * float(np.sum(g.imag))
-    return out
-
-
 def _option(options: Any, name: str, default: Any) -> Any:
     if options is None:
         return default
@@ -315,15 +236,43 @@ def work_estimate(lat: Lattice2D, n_times: int) -> float:
     return 3.0 * lat.n_cols * float(lat.n_rows) ** 3 * CONTOUR_NODES * n_times
 
 
-def _msd(lat: Lattice2D, times: FloatArray, method: str) -> FloatArray:
+def lanczos_work(lat: Lattice2D, t_max: float) -> float:
+    """Lanczos cost in block-solver units: cells × estimated steps × LANCZOS_COST_RATIO."""
+    from patchwalk_worker.reference2d_lanczos import lanczos_step_estimate
+
+    return LANCZOS_COST_RATIO * lat.n_cells * float(lanczos_step_estimate(lat, t_max))
+
+
+def choose_method(lat: Lattice2D, times: FloatArray, method: str) -> tuple[str, float]:
+    """(solver, its work in block units) for ``method`` (``auto``: the cheaper estimate)."""
+    if method not in ("auto", "contour", "eigen", "lanczos", "block", "splu"):
+        raise ValueError("2D reference method must be 'auto', 'lanczos', 'block' or 'splu', "
+                         f"got {method!r}")
+    block = work_estimate(lat, times.shape[0])
+    krylov = lanczos_work(lat, float(np.max(times)))
     use = method
-    if use in ("auto", "contour"):
-        use = "block" if lat.n_rows <= BLOCK_MAX_ROWS else "splu"
-    if use == "block":
+    if method in ("auto", "contour", "eigen"):
+        use = "lanczos" if krylov < block else "block"
+    return use, (krylov if use == "lanczos" else block)
+
+
+def _msd(lat: Lattice2D, times: FloatArray, method: str) -> FloatArray:
+    if method == "lanczos":
+        from patchwalk_worker.reference2d_lanczos import lanczos_msd_2d
+
+        return lanczos_msd_2d(lat, times).msd
+    if method == "block":
         return msd_2d_block(lat, times)
-    if use == "splu":
-        return msd_2d_splu(lat, times)
-    raise ValueError(f"2D reference method must be 'auto', 'block' or 'splu', got {method!r}")
+    return msd_2d_splu(lat, times)
+
+
+def _too_large(lat: Lattice2D, what: str, cells_per_strip: int) -> ValueError:
+    return ValueError(
+        f"the 2D reference lattice is too large ({lat.n_cols} x-cells x {lat.n_rows} rows = "
+        f"{lat.n_cells} cells; {what}): reduce medium.strips (rows = strips x "
+        f"{cells_per_strip}, and the x-cells grow with the union of all strips' edges, so "
+        "cells grow as strips^2), medium.length or reference.cells_per_l_min, or times.max "
+        "(Lanczos steps grow as sqrt(t_max))")
 
 
 def reference_msd_2d(
@@ -337,6 +286,7 @@ def reference_msd_2d(
     y_extrapolate: bool = True,
     method: str | None = None,
     max_work: float = MAX_WORK,
+    max_bytes: float = MAX_BYTES,
 ) -> FloatArray:
     """⟨Δx²⟩(t) of the 2D lattice of ``medium``, uniform start (module docstring).
 
@@ -348,15 +298,20 @@ def reference_msd_2d(
     times : array_like
         Output times, > 0.
     options : ReferenceOptions or dict, optional
-        ``cells_per_l_min`` (x resolution) and ``method`` (``auto``/``contour`` → block
-        solver, or ``splu``); keywords override it.
+        ``cells_per_l_min`` (x resolution) and ``method`` (``auto``/``contour``/``eigen`` →
+        the solver with the smaller estimated work, or ``lanczos``, ``block``, ``splu``);
+        keywords override it.
     cells_per_strip, y_grading : int, float
         y-cells per strip and their geometric grading from the strip edges.
     y_extrapolate : bool
         Richardson-extrapolate in y (second order) from this grid and the one with
         ``cells_per_strip // 2`` cells and ratio ``y_grading²`` (default True).
     max_work : float
-        Refuse (ValueError) a lattice whose solve would exceed this many complex operations.
+        Refuse (ValueError) when the chosen solver's estimated work exceeds this many
+        block-solver complex operations (Lanczos: cells × estimated steps ×
+        ``LANCZOS_COST_RATIO``), both grids together.
+    max_bytes : float
+        Refuse when the Lanczos arrays of the fine grid would exceed this many bytes.
 
     Returns
     -------
@@ -372,24 +327,24 @@ def reference_msd_2d(
                              method=method)
     cpl = int(cells_per_l_min or _option(options, "cells_per_l_min", CELLS_PER_L_MIN_2D))
     meth = str(method or _option(options, "method", "auto"))
-    if meth == "eigen":
-        meth = "auto"
     fine = build_lattice_2d(medium, cells_per_l_min=cpl, cells_per_strip=cells_per_strip,
                             y_grading=y_grading)
-    work = work_estimate(fine, t_arr.shape[0]) * (1.125 if y_extrapolate else 1.0)
-    if medium.n_strips > 1 and work > max_work:
-        raise ValueError(
-            f"the 2D reference lattice is too large ({fine.n_cols} x-cells x {fine.n_rows} rows, "
-            f"~{work:.1e} operations > {max_work:.0e}): reduce medium.strips (rows = strips x "
-            f"{cells_per_strip}), medium.length or reference.cells_per_l_min, or the number "
-            "of output times"
-        )
-    out = _msd(fine, t_arr, meth)
-    if y_extrapolate and medium.n_strips > 1 and cells_per_strip >= 4:
+    extrapolate = y_extrapolate and medium.n_strips > 1 and cells_per_strip >= 4
+    use, work = choose_method(fine, t_arr, meth)
+    coarse = None
+    if extrapolate:
         coarse = build_lattice_2d(medium, cells_per_l_min=cpl,
-                                  cells_per_strip=cells_per_strip // 2,
-                                  y_grading=y_grading**2)
-        out = out + (out - _msd(coarse, t_arr, meth)) / 3.0
+                                  cells_per_strip=cells_per_strip // 2, y_grading=y_grading**2)
+        work += choose_method(coarse, t_arr, use)[1]
+    need = LATTICE_ARRAYS * 8.0 * fine.n_cells
+    if medium.n_strips > 1 and need > max_bytes:
+        raise _too_large(fine, f"~{need:.1e} bytes > {max_bytes:.0e}", cells_per_strip)
+    if medium.n_strips > 1 and work > max_work:
+        raise _too_large(fine, f"{use} solver, ~{work:.1e} operations > {max_work:.0e}",
+                         cells_per_strip)
+    out = _msd(fine, t_arr, use)
+    if coarse is not None:
+        out = out + (out - _msd(coarse, t_arr, use)) / 3.0
     return out
 
 

@@ -8,12 +8,26 @@ the (R × R) block ``D_i`` (the diagonal plus the cyclic tridiagonal y-coupling)
 columns 1..N−1 form an open block-tridiagonal chain whose solution is affine in X_0,
 ``X_i = p_i + Q_i X_0``; the equation of column 0 then gives X_0 (one R × R solve). Cost
 ≈ 3 N R³ complex operations per node, memory N R² (the chain's inverse pivots).
+
+Also here: the contour drivers ``msd_2d_block`` and ``msd_2d_splu`` (scipy SuperLU, checks
+only) and the CSR/CSC matrix of A; the Lanczos solver is
+:mod:`patchwalk_worker.reference2d_lanczos`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numba as nb
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from patchwalk_worker.reference import CONTOUR_MU, CONTOUR_NODES, CONTOUR_STEP
+
+if TYPE_CHECKING:
+    from patchwalk_worker.reference2d import Lattice2D
+
+FloatArray = NDArray[np.float64]
 
 
 @nb.njit(cache=True)
@@ -181,3 +195,73 @@ def block_resolvent_forms(
             form += beta[r, 0] * x0[r]
         res[k] = form
     return res
+
+
+def sparse_operator(lat: Lattice2D) -> Any:
+    """A = −L_sym as a scipy.sparse CSR matrix, cells ordered row-major (r·N_x + i)."""
+    from scipy import sparse
+
+    diag, off_x, off_y = lat.symmetric_parts()
+    n_r, n_x = diag.shape
+    idx = np.arange(n_r * n_x).reshape(n_r, n_x)
+    right = np.roll(idx, -1, axis=1)
+    up = np.roll(idx, -1, axis=0)
+    rows = [idx.ravel(), idx.ravel(), right.ravel(), idx.ravel(), up.ravel()]
+    cols = [idx.ravel(), right.ravel(), idx.ravel(), up.ravel(), idx.ravel()]
+    vals = [diag.ravel(), off_x.ravel(), off_x.ravel(), off_y.ravel(), off_y.ravel()]
+    mask = [np.ones(n_r * n_x, bool)] * 3 + [np.full(n_r * n_x, n_r > 1)] * 2
+    a = sparse.coo_matrix(
+        (np.concatenate([v[m] for v, m in zip(vals, mask, strict=True)]),
+         (np.concatenate([r[m] for r, m in zip(rows, mask, strict=True)]),
+          np.concatenate([c[m] for c, m in zip(cols, mask, strict=True)]))),
+        shape=(n_r * n_x, n_r * n_x),
+    )
+    return a.tocsc()
+
+
+def contour_nodes(t: float) -> tuple[NDArray[np.complex128], NDArray[np.complex128], float]:
+    """Nodes z, weights w·dz and the step of the parabolic contour for time ``t``."""
+    m = CONTOUR_NODES
+    step = CONTOUR_STEP / m
+    u = np.arange(m) * step
+    mu = CONTOUR_MU * m / t
+    z = mu * (1.0 + 1j * u) ** 2
+    dz = 2j * mu * (1.0 + 1j * u)
+    w = np.ones(m)
+    w[0] = 0.5
+    return z.astype(np.complex128), (w * dz).astype(np.complex128), step
+
+
+def msd_2d_splu(lat: Lattice2D, times: ArrayLike) -> FloatArray:
+    """⟨Δx²⟩(t) by the contour with one scipy SuperLU factorisation per node."""
+    from scipy import sparse
+    from scipy.sparse.linalg import splu
+
+    t_arr = np.asarray(times, dtype=np.float64)
+    a = sparse_operator(lat).astype(np.complex128)
+    eye = sparse.identity(a.shape[0], dtype=np.complex128, format="csc")
+    beta = lat.beta.ravel().astype(np.complex128)
+    out = np.empty(t_arr.shape[0])
+    for j, t in enumerate(t_arr):
+        z, wdz, step = contour_nodes(float(t))
+        forms = np.empty(z.shape[0], dtype=np.complex128)
+        for k in range(z.shape[0]):
+            lu = splu((a + z[k] * eye).tocsc(), permc_spec="COLAMD")
+            forms[k] = beta @ lu.solve(beta)
+        g = np.exp(z * t) * forms / z**2 * wdz
+        out[j] = t * lat.mean_a - 2.0 * step / np.pi * float(np.sum(g.imag))
+    return out
+
+
+def msd_2d_block(lat: Lattice2D, times: ArrayLike) -> FloatArray:
+    """⟨Δx²⟩(t) by the contour with the numba block-cyclic-tridiagonal solver."""
+    t_arr = np.asarray(times, dtype=np.float64)
+    diag, off_x, off_y = lat.symmetric_parts()
+    beta = np.ascontiguousarray(lat.beta)
+    out = np.empty(t_arr.shape[0])
+    for j, t in enumerate(t_arr):
+        z, wdz, step = contour_nodes(float(t))
+        forms = block_resolvent_forms(diag, off_x, off_y, beta, z)
+        g = np.exp(z * t) * forms / z**2 * wdz
+        out[j] = t * lat.mean_a - 2.0 * step / np.pi * float(np.sum(g.imag))
+    return out
