@@ -169,29 +169,23 @@ def _print_results(results: SweepResults, args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``patchwalk run``."""
-    from patchwalk_client.errors import SpecError
-    from patchwalk_client.spec import load_spec
-    from patchwalk_worker.store import StoreError
+    """``patchwalk run``.
 
-    from .engine import prepare
-    from .preflight import scheduler_problem, spec_file_problem, workers_problem
-    from .settings import SettingsError, settings_from_args
+    A store that already holds this spec's results answers from its ``results.json`` before
+    anything heavy is imported (no settings, zarr, numba, Dask, pilots or cluster); otherwise
+    the sweep is validated and costed, and the cluster starts only when tasks are left.
+    """
+    from patchwalk_client.errors import SpecError
+    from patchwalk_client.spec import load_spec, spec_hash
+
+    from .preflight import spec_file_problem, workers_problem
 
     if why := workers_problem(args.workers):
         _err(f"patchwalk run: {why}")
         return 2
-    try:
-        settings = settings_from_args(args)
-    except SettingsError as exc:
-        _err(f"patchwalk run: {exc}")
-        return 2
     problem = spec_file_problem(args.spec)
     if problem:
         _err(f"patchwalk run: {problem}")
-        return 2
-    if settings.scheduler and (why := scheduler_problem(settings.scheduler)):
-        _err(f"patchwalk run: {why}")
         return 2
     try:
         spec = load_spec(Path(args.spec))  # the command line reads the file its user names
@@ -205,15 +199,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err("patchwalk run: the spec is one-dimensional; kappa_2D exists for dimensions = 2 "
              "only (use --what kappa)")
         return 2
-    if args.dry_run:
-        return _dry_run(spec, settings, args.json)
-    if args.out is not None:
-        from patchwalk_client.spec import spec_hash
-
+    if args.out is not None and not args.dry_run:
         finished = finished_results(args.out, spec_hash(spec))
         if finished is not None:  # nothing to run: no cluster, no kernels, no pilots
             _err(f"{args.out} is complete: nothing to run")
             return _print_results(finished[1], args)
+    return _run_or_plan(args, spec)
+
+
+def _run_or_plan(args: argparse.Namespace, spec: Any) -> int:
+    """``patchwalk run`` of a spec with work left (or ``--dry-run``)."""
+    from patchwalk_client.errors import SpecError
+    from patchwalk_worker.store import StoreError
+
+    from .engine import prepare
+    from .preflight import scheduler_problem
+    from .settings import SettingsError, settings_from_args
+
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        _err(f"patchwalk run: {exc}")
+        return 2
+    if settings.scheduler and (why := scheduler_problem(settings.scheduler)):
+        _err(f"patchwalk run: {why}")
+        return 2
+    if args.dry_run:
+        return _dry_run(spec, settings, args.json)
     tmp = None
     out = args.out
     if out is None:
@@ -341,7 +353,21 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """``patchwalk show``."""
+    """``patchwalk show``: a finished store is read as plain JSON (its root attributes and
+    ``results.json``); an unfinished one through the store (zarr), with partial results."""
+    finished = finished_results(args.store)
+    if finished is not None:
+        attrs, results = finished
+        if not (args.json or args.csv):
+            total = sum(p.n_tasks for p in results.kappa)
+            name = attrs.get("spec", {}).get("name", "")
+            print(f"{args.store}: sweep {name!r}, spec hash {str(attrs['spec_hash'])[:12]}, "
+                  f"{len(results.kappa)} points, {total} of {total} tasks done")
+        return _print_results(results, args)
+    return _show_store(args)
+
+
+def _show_store(args: argparse.Namespace) -> int:
     from patchwalk_worker.results import ResultsError, read_results
     from patchwalk_worker.store import StoreError, SweepStore
 
