@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_client.errors import SpecError
     from patchwalk_client.models import SweepResults
 
-    from .engine import Prepared
+    from .cluster import ClusterSession
     from .settings import ServiceSettings
 
 
@@ -89,6 +89,9 @@ def register_run(subparsers: Any) -> None:
                    help="compute budget: estimated CPU-hours per sweep (default 100)")
     p.add_argument("--dry-run", action="store_true",
                    help="print tasks, estimated particle-steps and wall time; run nothing")
+    p.add_argument("--timings", action="store_true",
+                   help="print the seconds each phase took (start-up, validation, store, "
+                        "cluster, tasks, shut-down) to stderr")
     p.set_defaults(func=cmd_run)
 
 
@@ -130,6 +133,45 @@ class TqdmProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class Phases:
+    """Wall seconds of the phases of one command, printed to stderr by ``--timings``; the
+    first row is the time from the process's start (/proc) to the command's start."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = time.perf_counter()
+        self.rows: list[tuple[str, float]] = [
+            ("interpreter start-up, imports, parser", _process_age())]
+
+    def mark(self, name: str) -> None:
+        """End the phase ``name`` now."""
+        now = time.perf_counter()
+        self.rows.append((name, now - self._last))
+        self._last = now
+
+    def report(self) -> None:
+        """Print the phases and their total (only when enabled)."""
+        if self.enabled:
+            self.mark("the rest")
+            lines = [f"  {sec:7.2f} s  {name}" for name, sec in self.rows]
+            total = sum(sec for _, sec in self.rows)
+            _err("patchwalk run: timings\n" + "\n".join(lines) + f"\n  {total:7.2f} s  total")
+
+
+def _process_age() -> float:
+    """Seconds since this process started (0 where /proc does not say)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        import os
+
+        return max(uptime - ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def make_progress(enabled: bool | None = None) -> TqdmProgress | None:
@@ -175,6 +217,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     anything heavy is imported (no settings, zarr, numba, Dask, pilots or cluster); otherwise
     the sweep is validated and costed, and the cluster starts only when tasks are left.
     """
+    args.phases = Phases(bool(getattr(args, "timings", False)))
+    try:
+        return _cmd_run(args)
+    finally:
+        args.phases.report()
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     from patchwalk_client.errors import SpecError
     from patchwalk_client.spec import load_spec, spec_hash
 
@@ -199,6 +249,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err("patchwalk run: the spec is one-dimensional; kappa_2D exists for dimensions = 2 "
              "only (use --what kappa)")
         return 2
+    args.phases.mark("spec")
     if args.out is not None and not args.dry_run:
         finished = finished_results(args.out, spec_hash(spec))
         if finished is not None:  # nothing to run: no cluster, no kernels, no pilots
@@ -210,9 +261,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_or_plan(args: argparse.Namespace, spec: Any) -> int:
     """``patchwalk run`` of a spec with work left (or ``--dry-run``)."""
     from patchwalk_client.errors import SpecError
-    from patchwalk_worker.store import StoreError
 
-    from .engine import prepare
+    from .engine import plan_sweep
     from .preflight import scheduler_problem
     from .settings import SettingsError, settings_from_args
 
@@ -232,15 +282,14 @@ def _run_or_plan(args: argparse.Namespace, spec: Any) -> int:
         tmp = tempfile.mkdtemp(prefix="patchwalk-")
         out = str(Path(tmp) / "sweep.zarr")
     try:
-        try:
-            prepared = prepare(spec, out, max_cpu_hours=settings.max_cpu_hours)
+        try:  # pilots only when the budget could refuse the sweep
+            backend, plan = plan_sweep(spec, out, max_cpu_hours=settings.max_cpu_hours,
+                                       estimate=None)
         except SpecError as exc:
             _err(f"patchwalk run: {exc.title}:\n{_format_errors(exc)}")
             return 2
-        except StoreError as exc:
-            _err(f"patchwalk run: {exc}")
-            return 2
-        return _run(args, settings, prepared, out)
+        args.phases.mark("validate and budget")
+        return _run(args, settings, backend, plan, out)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -307,20 +356,75 @@ def _hms(seconds: float) -> str:
     return f"{seconds / 3600:.3g} h"
 
 
-def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared, out: str) -> int:
-    from patchwalk_worker.results import read_results
-    from patchwalk_worker.store import SweepStore
+def _local_workers(settings: ServiceSettings, tasks: int) -> ServiceSettings:
+    """The settings of an embedded cluster of no more worker processes than ``tasks``."""
+    if (settings.cluster or "local") != "local" or settings.scheduler:
+        return settings
+    return settings.model_copy(update={"workers": max(1, min(int(settings.workers), tasks))})
 
-    from .cluster import default_in_flight, open_cluster
-    from .engine import run_prepared
+
+class _Starting:
+    """The cluster, started in a thread while this one makes the store (the slow parts of
+    both wait on other processes: worker start-up, kernel loading, disk)."""
+
+    def __init__(self, settings: ServiceSettings, kernels: frozenset[str]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .cluster import open_cluster
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="patchwalk-cluster")
+        self._future = self._pool.submit(open_cluster, settings, kernels)
+        self._pool.shutdown(wait=False)
+
+    def result(self) -> ClusterSession:
+        """The started session (raises what :func:`open_cluster` raised)."""
+        try:
+            return self._future.result()
+        except KeyboardInterrupt:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        """Close the cluster once it has started (the sweep will not run)."""
+        try:
+            self._future.result().close()
+        except BaseException:  # noqa: BLE001 - it failed to start: nothing to close
+            pass
+
+
+def _run(args: argparse.Namespace, settings: ServiceSettings, backend: Any, plan: Any,
+         out: str) -> int:
+    """Make or open the store and run what is left; the cluster starts only when tasks are
+    left, and, for a new store, while the store is made."""
+    from patchwalk_worker.results import read_results
+    from patchwalk_worker.store import StoreError, SweepStore
+
+    from .cluster import default_in_flight
+    from .engine import max_tasks_total, open_prepared, run_prepared
     from .registry import sweep_id_for
 
-    if prepared.skipped == prepared.plan.tasks_total:  # nothing to compute: no cluster
-        prepared.backend.finalize(sweep_id_for(prepared.plan.spec_hash), prepared.plan.spec)
-        _err(f"skipped {prepared.skipped} finished tasks")
-        return _print_results(read_results(out), args)
+    phases = args.phases
+    most = max_tasks_total(plan)
+    starting = None
+    if not (Path(out) / "zarr.json").exists():  # a new store: every task is left
+        starting = _Starting(_local_workers(settings, most), plan.kernels)
     try:
-        session = open_cluster(settings, prepared.plan.kernels)
+        prepared = open_prepared(backend, plan)
+    except StoreError as exc:
+        if starting is not None:
+            starting.discard()
+        _err(f"patchwalk run: {exc}")
+        return 2
+    phases.mark("store")
+    if prepared.skipped == plan.tasks_total and starting is None:  # nothing left: no cluster
+        backend.finalize(sweep_id_for(plan.spec_hash), plan.spec)
+        _err(f"skipped {prepared.skipped} finished tasks")
+        phases.mark("summaries")
+        return _print_results(read_results(out), args)
+    if starting is None:
+        starting = _Starting(_local_workers(settings, most - prepared.skipped), plan.kernels)
+    try:
+        session = starting.result()
     except ValueError as exc:
         _err(f"patchwalk run: {exc}")
         return 2
@@ -330,12 +434,16 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
         _err(f"patchwalk run: cannot start or reach {where}: {exc}; check --cluster, "
              "--scheduler or --workers")
         return 2
+    phases.mark("cluster start and kernel warm-up (beyond the store)")
     try:
         report = run_prepared(prepared, session.client,
                               max_in_flight=default_in_flight(settings, session),
                               progress=make_progress())
+        phases.mark("tasks and summaries")
     finally:
         session.close()
+        phases.mark("cluster shut-down")
+        args.exit_now = True  # nothing of this process is left to tear down (console_main)
     if report.skipped:
         _err(f"skipped {report.skipped} finished tasks")
     if args.out is not None:
@@ -349,7 +457,9 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
         _err(f"patchwalk run: {store.done_count()} of {store.total()} tasks done; "
              "rerun the same command to finish")
         return 1
-    return _print_results(read_results(out), args)
+    rc = _print_results(read_results(out), args)
+    phases.mark("results")
+    return rc
 
 
 def cmd_show(args: argparse.Namespace) -> int:
