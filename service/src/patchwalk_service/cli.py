@@ -575,10 +575,8 @@ def port_in_use(host: str, port: int) -> str | None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """Run the service until interrupted."""
-    import uvicorn
-
-    from .app import create_app
+    """Run the service until interrupted; every check (options, bind, scheduler, port) comes
+    before the web stack, the registry or the cluster is loaded."""
     from .auth import check_bind
     from .preflight import scheduler_problem, workers_problem
     from .settings import SettingsError, settings_from_args
@@ -600,6 +598,10 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"patchwalk serve: cannot listen on {settings.host}:{settings.port} ({busy}); "
               "choose another --port (or PATCHWALK_PORT)", file=sys.stderr)
         return 2
+    import uvicorn
+
+    from .app import create_app
+
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0
