@@ -410,9 +410,11 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, backend: Any, plan
         starting = _Starting(_local_workers(settings, most), plan.kernels)
     try:
         prepared = open_prepared(backend, plan)
-    except StoreError as exc:
+    except BaseException as exc:  # the sweep will not run: close what was started
         if starting is not None:
             starting.discard()
+        if not isinstance(exc, StoreError):
+            raise
         _err(f"patchwalk run: {exc}")
         return 2
     phases.mark("store")
