@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_client.errors import SpecError
     from patchwalk_client.models import SweepResults
 
-    from .cluster import ClusterSession
     from .settings import ServiceSettings
 
 
@@ -135,45 +134,6 @@ class TqdmProgress:
             self._bar = None
 
 
-class Phases:
-    """Wall seconds of the phases of one command, printed to stderr by ``--timings``; the
-    first row is the time from the process's start (/proc) to the command's start."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._last = time.perf_counter()
-        self.rows: list[tuple[str, float]] = [
-            ("interpreter start-up, imports, parser", _process_age())]
-
-    def mark(self, name: str) -> None:
-        """End the phase ``name`` now."""
-        now = time.perf_counter()
-        self.rows.append((name, now - self._last))
-        self._last = now
-
-    def report(self) -> None:
-        """Print the phases and their total (only when enabled)."""
-        if self.enabled:
-            self.mark("the rest")
-            lines = [f"  {sec:7.2f} s  {name}" for name, sec in self.rows]
-            total = sum(sec for _, sec in self.rows)
-            _err("patchwalk run: timings\n" + "\n".join(lines) + f"\n  {total:7.2f} s  total")
-
-
-def _process_age() -> float:
-    """Seconds since this process started (0 where /proc does not say)."""
-    try:
-        with open("/proc/self/stat", encoding="ascii") as f:
-            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime", encoding="ascii") as f:
-            uptime = float(f.read().split()[0])
-        import os
-
-        return max(uptime - ticks / os.sysconf("SC_CLK_TCK"), 0.0)
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
 def make_progress(enabled: bool | None = None) -> TqdmProgress | None:
     """A tqdm bar if ``enabled`` (default: stdout is a terminal), else None (nothing shown), so
     piped output (``--json``, CI logs) stays clean."""
@@ -217,6 +177,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     anything heavy is imported (no settings, zarr, numba, Dask, pilots or cluster); otherwise
     the sweep is validated and costed, and the cluster starts only when tasks are left.
     """
+    from .startup import Phases
+
     args.phases = Phases(bool(getattr(args, "timings", False)))
     try:
         return _cmd_run(args)
@@ -356,42 +318,6 @@ def _hms(seconds: float) -> str:
     return f"{seconds / 3600:.3g} h"
 
 
-def _local_workers(settings: ServiceSettings, tasks: int) -> ServiceSettings:
-    """The settings of an embedded cluster of no more worker processes than ``tasks``."""
-    if (settings.cluster or "local") != "local" or settings.scheduler:
-        return settings
-    return settings.model_copy(update={"workers": max(1, min(int(settings.workers), tasks))})
-
-
-class _Starting:
-    """The cluster, started in a thread while this one makes the store (the slow parts of
-    both wait on other processes: worker start-up, kernel loading, disk)."""
-
-    def __init__(self, settings: ServiceSettings, kernels: frozenset[str]) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from .cluster import open_cluster
-
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="patchwalk-cluster")
-        self._future = self._pool.submit(open_cluster, settings, kernels)
-        self._pool.shutdown(wait=False)
-
-    def result(self) -> ClusterSession:
-        """The started session (raises what :func:`open_cluster` raised)."""
-        try:
-            return self._future.result()
-        except KeyboardInterrupt:
-            self.discard()
-            raise
-
-    def discard(self) -> None:
-        """Close the cluster once it has started (the sweep will not run)."""
-        try:
-            self._future.result().close()
-        except BaseException:  # noqa: BLE001 - it failed to start: nothing to close
-            pass
-
-
 def _run(args: argparse.Namespace, settings: ServiceSettings, backend: Any, plan: Any,
          out: str) -> int:
     """Make or open the store and run what is left; the cluster starts only when tasks are
@@ -402,12 +328,13 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, backend: Any, plan
     from .cluster import default_in_flight
     from .engine import max_tasks_total, open_prepared, run_prepared
     from .registry import sweep_id_for
+    from .startup import Starting, local_workers
 
     phases = args.phases
     most = max_tasks_total(plan)
     starting = None
     if not (Path(out) / "zarr.json").exists():  # a new store: every task is left
-        starting = _Starting(_local_workers(settings, most), plan.kernels)
+        starting = Starting(local_workers(settings, most), plan.kernels)
     try:
         prepared = open_prepared(backend, plan)
     except BaseException as exc:  # the sweep will not run: close what was started
@@ -424,7 +351,7 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, backend: Any, plan
         phases.mark("summaries")
         return _print_results(read_results(out), args)
     if starting is None:
-        starting = _Starting(_local_workers(settings, most - prepared.skipped), plan.kernels)
+        starting = Starting(local_workers(settings, most - prepared.skipped), plan.kernels)
     try:
         session = starting.result()
     except ValueError as exc:
