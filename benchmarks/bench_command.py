@@ -11,15 +11,20 @@ Three particle-steps/s per core figures, measured in this one run on the same sp
   tabulated κ_w, κ_w′ of the same smoothed medium (one gather per table, one normal draw per
   particle-step), timed over ``--numpy-steps`` steps.
 
-Prints the three rates and the ratios kernel/command (goal ≤ 1.5) and command/numpy (goal ≥ 4).
+Prints the three rates and the ratios kernel/command (goal ≤ 1.5) and command/numpy (goal ≥ 4),
+the command's own phases (``patchwalk run --timings``: start-up, validation, store, cluster
+start and kernel warm-up, tasks, shut-down) and ``os.getloadavg()`` before and after: on a
+shared machine the figures move with the load, so ``--repeat`` runs it all several times and
+prints the spread.
 
     uv run --all-packages python benchmarks/bench_command.py [--particles 100000]
-        [--steps 10000] [--workers 1]
+        [--steps 10000] [--workers 1] [--repeat 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -83,6 +88,35 @@ def numpy_rate(text: str, n_steps: int) -> float:
     return n * n_steps / (time.perf_counter() - c0)
 
 
+def command_run(text: str, workers: int) -> tuple[float, str]:
+    """Wall seconds of ``patchwalk run`` (a subprocess of the console script) and its
+    ``--timings`` report."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spec.toml"
+        path.write_text(text)
+        exe = Path(sys.executable).with_name("patchwalk")
+        c0 = time.perf_counter()
+        r = subprocess.run([str(exe), "run", str(path), "--out", str(Path(tmp) / "out.zarr"),
+                            "--workers", str(workers), "--json", "--timings"],
+                           capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - c0
+    if r.returncode != 0:
+        raise SystemExit(f"patchwalk run failed:\n{r.stderr}")
+    timings = r.stderr[r.stderr.index("patchwalk run: timings"):]
+    return wall, timings
+
+
+def kernel_run(text: str) -> tuple[int, float]:
+    """Particle-steps and seconds of the spec's tasks through ``run_task`` in this process."""
+    spec = parse_spec(text)
+    warm_up(["euler"])
+    steps = 0
+    k0 = time.perf_counter()
+    for k in range(n_tasks(spec)):
+        steps += run_task(spec, 0, k).steps
+    return steps, time.perf_counter() - k0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--particles", type=int, default=100_000)
@@ -90,35 +124,34 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--tasks", type=int, default=8)
     ap.add_argument("--numpy-steps", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=1, help="runs of the three measurements")
     a = ap.parse_args()
     text = spec_text(a.particles, a.steps, a.tasks)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "spec.toml"
-        path.write_text(text)
-        c0 = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "patchwalk_client.cli", "run", str(path),
-                            "--out", str(Path(tmp) / "out.zarr"), "--workers", str(a.workers),
-                            "--json"], capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - c0
-        if r.returncode != 0:
-            raise SystemExit(f"patchwalk run failed:\n{r.stderr}")
     spec = parse_spec(text)
-    warm_up(["euler"])
-    steps = 0
-    k0 = time.perf_counter()
-    for k in range(n_tasks(spec)):
-        steps += run_task(spec, 0, k).steps
-    kernel_s = time.perf_counter() - k0
-    command = steps / wall / a.workers
-    kernel = steps / kernel_s
-    numpy = numpy_rate(text, a.numpy_steps)
-    print(f"{a.particles} particles x {a.steps} euler steps = {steps:.3g} particle-steps, "
-          f"{n_tasks(spec)} tasks, {a.workers} worker(s)")
-    print(f"command: {wall:7.2f} s wall  {command / 1e6:8.1f} M particle-steps/s/core")
-    print(f"kernel : {kernel_s:7.2f} s      {kernel / 1e6:8.1f} M particle-steps/s")
-    print(f"numpy  :                {numpy / 1e6:8.1f} M particle-steps/s")
-    print(f"kernel/command = {kernel / command:.2f} (goal <= 1.5); "
-          f"command/numpy = {command / numpy:.2f} (goal >= 4)")
+    ratios: list[tuple[float, float]] = []
+    for i in range(a.repeat):
+        load0 = os.getloadavg()
+        wall, timings = command_run(text, a.workers)
+        steps, kernel_s = kernel_run(text)
+        numpy = numpy_rate(text, a.numpy_steps)
+        load1 = os.getloadavg()
+        command = steps / wall / a.workers
+        kernel = steps / kernel_s
+        ratios.append((kernel / command, command / numpy))
+        print(f"run {i + 1}/{a.repeat}: {a.particles} particles x {a.steps} euler steps = "
+              f"{steps:.3g} particle-steps, {n_tasks(spec)} tasks, {a.workers} worker(s); "
+              f"load average {load0[0]:.1f} -> {load1[0]:.1f}")
+        print(f"command: {wall:7.2f} s wall  {command / 1e6:8.1f} M particle-steps/s/core")
+        print(f"kernel : {kernel_s:7.2f} s      {kernel / 1e6:8.1f} M particle-steps/s")
+        print(f"numpy  :                {numpy / 1e6:8.1f} M particle-steps/s")
+        print(f"kernel/command = {kernel / command:.2f} (goal <= 1.5); "
+              f"command/numpy = {command / numpy:.2f} (goal >= 4)")
+        print(timings.rstrip() + f"\n  {wall - float(timings.split()[-3]):7.2f} s  "
+              "process exit and launch (wall - total)")
+    if a.repeat > 1:
+        kc, cn = zip(*ratios, strict=True)
+        print(f"kernel/command {min(kc):.2f}-{max(kc):.2f}; command/numpy {min(cn):.2f}-"
+              f"{max(cn):.2f} over {a.repeat} runs")
 
 
 if __name__ == "__main__":

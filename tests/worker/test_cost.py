@@ -67,6 +67,8 @@ def test_estimate_within_2x_of_measured(name: str, spec: SweepSpec) -> None:
     assert 0.5 <= est.steps / steps <= 2.0, (name, est.steps, steps)
     kernel_cpu = est.cpu_seconds - est.tasks * cost.TASK_OVERHEAD_S
     assert 0.5 <= kernel_cpu / wall <= 2.0, (name, kernel_cpu, wall, est.ns_per_step)
+    bound = cost.cost_bound(spec)  # what lets `patchwalk run` skip the pilot: never below
+    assert bound is not None and bound >= 5.0 * max(wall, est.cpu_seconds), (name, bound, wall)
 
 
 def test_pilot_is_deterministic_and_seeded_apart() -> None:
@@ -102,3 +104,20 @@ def test_a_huge_count_is_estimated_in_constant_time(kernel: str) -> None:
     small = cost.point_cost(_spec(kernel=kernel, medium__low__kappa=0.1, times__max=10.0,
                                   particles={"count": 1000, "per_task": 1000}), 0)
     assert est.steps / (10**12 + 3) == pytest.approx(small.steps / 1000, rel=0.5)
+
+
+def test_bound_covers_a_first_passage_solve_that_dominates_the_task() -> None:
+    """A long medium, three escape distances, two particles: the task is the exact solve."""
+    spec = _spec(medium__length=2e5, particles={"count": 2, "per_task": 2}, times__max=10.0,
+                 escape={"distances": [5.0, 20.0, 100.0]})
+    run_task(spec, 0, 0)  # compile / load first
+    _, wall = _measure(spec)
+    bound = cost.cost_bound(spec)
+    assert bound is not None and bound >= 5.0 * wall, (bound, wall)
+    est = cost.point_cost(spec, 0)  # the pilot times the solve once, after a tiny warm-up
+    assert 0.5 <= est.cpu_seconds / wall <= 2.0, (est.cpu_seconds, wall)
+
+
+def test_reference_has_no_bound_its_cost_is_measured() -> None:
+    spec = _spec(kernel="reference", medium__length=200.0, times__max=10.0)
+    assert cost.cost_bound(spec) is None

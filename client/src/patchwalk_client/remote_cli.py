@@ -15,21 +15,24 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from .client import DEFAULT_URL, Client
 from .errors import ServiceError, SpecRejected, SweepFailed
-from .models import (
-    EscapeResults,
-    Kappa2DResults,
-    KappaResults,
-    Record,
-    SweepStatus,
-    TheoryResults,
-)
-from .render import WHATS, num, render
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Client
+    from .models import Record, SweepStatus
+
+# httpx, pydantic-settings (.client) and the result models (.models, .render) load when a
+# command runs, not when the parser is built: ``patchwalk show`` and a finished ``patchwalk
+# run`` never talk to a service.
+
+#: The service URL without --url or $PATCHWALK_URL (``patchwalk_client.client.DEFAULT_URL``;
+#: a test checks that the two agree).
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+#: The results ``--what`` picks (``patchwalk_client.render.WHATS``; a test checks they agree).
+WHATS: tuple[str, ...] = ("kappa", "kappa2d", "escape", "theory")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -125,6 +128,8 @@ def _err(msg: str) -> None:
 
 def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        import httpx
+
         try:
             return fn(args)
         except SpecRejected as exc:
@@ -159,6 +164,8 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
 
 
 def _client(args: argparse.Namespace) -> Client:
+    from .client import Client
+
     return Client(args.url, token=args.token)
 
 
@@ -197,6 +204,8 @@ def read_spec_file(name: str) -> tuple[bytes, str]:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     """``patchwalk submit FILE [--wait]``."""
+    from .models import SweepStatus
+
     data, ctype = read_spec_file(args.spec)
     with _client(args) as c:
         r = c.request("POST", "/v1/sweeps", content=data, headers={"content-type": ctype})
@@ -255,6 +264,9 @@ def _filters(where: list[str]) -> dict[str, str]:
 
 def cmd_results(args: argparse.Namespace) -> int:
     """``patchwalk results ID [--what W] [--json | --csv]``."""
+    from .models import EscapeResults, Kappa2DResults, KappaResults, TheoryResults
+    from .render import render
+
     filters = _filters(args.where)
     with _client(args) as c:
         body = c.get(args.id)._get(args.what, **filters)
@@ -288,6 +300,8 @@ def cmd_medium(args: argparse.Namespace) -> int:
     if not args.csv:
         print(json.dumps(med))
         return 0
+    from .render import num
+
     w = csv.writer(sys.stdout, lineterminator="\n")
     w.writerow(["strip", "x_left", "x_right", "kappa"])
     edges, kappa, offsets = med["edges"], med["kappa"], med["offsets"]

@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from patchwalk_client.errors import SpecError
     from patchwalk_client.models import SweepResults
 
-    from .engine import Prepared
     from .settings import ServiceSettings
 
 
@@ -89,6 +88,9 @@ def register_run(subparsers: Any) -> None:
                    help="compute budget: estimated CPU-hours per sweep (default 100)")
     p.add_argument("--dry-run", action="store_true",
                    help="print tasks, estimated particle-steps and wall time; run nothing")
+    p.add_argument("--timings", action="store_true",
+                   help="print the seconds each phase took (start-up, validation, store, "
+                        "cluster, tasks, shut-down) to stderr")
     p.set_defaults(func=cmd_run)
 
 
@@ -169,29 +171,33 @@ def _print_results(results: SweepResults, args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``patchwalk run``."""
-    from patchwalk_client.errors import SpecError
-    from patchwalk_client.spec import load_spec
-    from patchwalk_worker.store import StoreError
+    """``patchwalk run``.
 
-    from .engine import prepare
-    from .preflight import scheduler_problem, spec_file_problem, workers_problem
-    from .settings import SettingsError, settings_from_args
+    A store that already holds this spec's results answers from its ``results.json`` before
+    anything heavy is imported (no settings, zarr, numba, Dask, pilots or cluster); otherwise
+    the sweep is validated and costed, and the cluster starts only when tasks are left.
+    """
+    from .startup import Phases
+
+    args.phases = Phases(bool(getattr(args, "timings", False)))
+    try:
+        return _cmd_run(args)
+    finally:
+        args.phases.report()
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from patchwalk_client.errors import SpecError
+    from patchwalk_client.spec import load_spec, spec_hash
+
+    from .preflight import spec_file_problem, workers_problem
 
     if why := workers_problem(args.workers):
         _err(f"patchwalk run: {why}")
         return 2
-    try:
-        settings = settings_from_args(args)
-    except SettingsError as exc:
-        _err(f"patchwalk run: {exc}")
-        return 2
     problem = spec_file_problem(args.spec)
     if problem:
         _err(f"patchwalk run: {problem}")
-        return 2
-    if settings.scheduler and (why := scheduler_problem(settings.scheduler)):
-        _err(f"patchwalk run: {why}")
         return 2
     try:
         spec = load_spec(Path(args.spec))  # the command line reads the file its user names
@@ -205,30 +211,47 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err("patchwalk run: the spec is one-dimensional; kappa_2D exists for dimensions = 2 "
              "only (use --what kappa)")
         return 2
-    if args.dry_run:
-        return _dry_run(spec, settings, args.json)
-    if args.out is not None:
-        from patchwalk_client.spec import spec_hash
-
+    args.phases.mark("spec")
+    if args.out is not None and not args.dry_run:
         finished = finished_results(args.out, spec_hash(spec))
         if finished is not None:  # nothing to run: no cluster, no kernels, no pilots
             _err(f"{args.out} is complete: nothing to run")
             return _print_results(finished[1], args)
+    return _run_or_plan(args, spec)
+
+
+def _run_or_plan(args: argparse.Namespace, spec: Any) -> int:
+    """``patchwalk run`` of a spec with work left (or ``--dry-run``)."""
+    from patchwalk_client.errors import SpecError
+
+    from .engine import plan_sweep
+    from .preflight import scheduler_problem
+    from .settings import SettingsError, settings_from_args
+
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        _err(f"patchwalk run: {exc}")
+        return 2
+    if settings.scheduler and (why := scheduler_problem(settings.scheduler)):
+        _err(f"patchwalk run: {why}")
+        return 2
+    if args.dry_run:
+        return _dry_run(spec, settings, args.json)
     tmp = None
     out = args.out
     if out is None:
         tmp = tempfile.mkdtemp(prefix="patchwalk-")
         out = str(Path(tmp) / "sweep.zarr")
     try:
-        try:
-            prepared = prepare(spec, out, max_cpu_hours=settings.max_cpu_hours)
+        try:  # pilots only when the budget could refuse the sweep
+            backend, plan = plan_sweep(spec, out, max_cpu_hours=settings.max_cpu_hours,
+                                       estimate=None)
         except SpecError as exc:
             _err(f"patchwalk run: {exc.title}:\n{_format_errors(exc)}")
             return 2
-        except StoreError as exc:
-            _err(f"patchwalk run: {exc}")
-            return 2
-        return _run(args, settings, prepared, out)
+        args.phases.mark("validate and budget")
+        return _run(args, settings, backend, plan, out)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -295,20 +318,42 @@ def _hms(seconds: float) -> str:
     return f"{seconds / 3600:.3g} h"
 
 
-def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared, out: str) -> int:
+def _run(args: argparse.Namespace, settings: ServiceSettings, backend: Any, plan: Any,
+         out: str) -> int:
+    """Make or open the store and run what is left; the cluster starts only when tasks are
+    left, and, for a new store, while the store is made."""
     from patchwalk_worker.results import read_results
-    from patchwalk_worker.store import SweepStore
+    from patchwalk_worker.store import StoreError, SweepStore
 
-    from .cluster import default_in_flight, open_cluster
-    from .engine import run_prepared
+    from .cluster import default_in_flight
+    from .engine import max_tasks_total, open_prepared, run_prepared
     from .registry import sweep_id_for
+    from .startup import Starting, local_workers
 
-    if prepared.skipped == prepared.plan.tasks_total:  # nothing to compute: no cluster
-        prepared.backend.finalize(sweep_id_for(prepared.plan.spec_hash), prepared.plan.spec)
-        _err(f"skipped {prepared.skipped} finished tasks")
-        return _print_results(read_results(out), args)
+    phases = args.phases
+    most = max_tasks_total(plan)
+    starting = None
+    if not (Path(out) / "zarr.json").exists():  # a new store: every task is left
+        starting = Starting(local_workers(settings, most), plan.kernels)
     try:
-        session = open_cluster(settings, prepared.plan.kernels)
+        prepared = open_prepared(backend, plan)
+    except BaseException as exc:  # the sweep will not run: close what was started
+        if starting is not None:
+            starting.discard()
+        if not isinstance(exc, StoreError):
+            raise
+        _err(f"patchwalk run: {exc}")
+        return 2
+    phases.mark("store")
+    if prepared.skipped == plan.tasks_total and starting is None:  # nothing left: no cluster
+        backend.finalize(sweep_id_for(plan.spec_hash), plan.spec)
+        _err(f"skipped {prepared.skipped} finished tasks")
+        phases.mark("summaries")
+        return _print_results(read_results(out), args)
+    if starting is None:
+        starting = Starting(local_workers(settings, most - prepared.skipped), plan.kernels)
+    try:
+        session = starting.result()
     except ValueError as exc:
         _err(f"patchwalk run: {exc}")
         return 2
@@ -318,12 +363,16 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
         _err(f"patchwalk run: cannot start or reach {where}: {exc}; check --cluster, "
              "--scheduler or --workers")
         return 2
+    phases.mark("cluster start and kernel warm-up (beyond the store)")
     try:
         report = run_prepared(prepared, session.client,
                               max_in_flight=default_in_flight(settings, session),
                               progress=make_progress())
+        phases.mark("tasks and summaries")
     finally:
         session.close()
+        phases.mark("cluster shut-down")
+        args.exit_now = True  # nothing of this process is left to tear down (console_main)
     if report.skipped:
         _err(f"skipped {report.skipped} finished tasks")
     if args.out is not None:
@@ -337,11 +386,27 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, prepared: Prepared
         _err(f"patchwalk run: {store.done_count()} of {store.total()} tasks done; "
              "rerun the same command to finish")
         return 1
-    return _print_results(read_results(out), args)
+    rc = _print_results(read_results(out), args)
+    phases.mark("results")
+    return rc
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """``patchwalk show``."""
+    """``patchwalk show``: a finished store is read as plain JSON (its root attributes and
+    ``results.json``); an unfinished one through the store (zarr), with partial results."""
+    finished = finished_results(args.store)
+    if finished is not None:
+        attrs, results = finished
+        if not (args.json or args.csv):
+            total = sum(p.n_tasks for p in results.kappa)
+            name = attrs.get("spec", {}).get("name", "")
+            print(f"{args.store}: sweep {name!r}, spec hash {str(attrs['spec_hash'])[:12]}, "
+                  f"{len(results.kappa)} points, {total} of {total} tasks done")
+        return _print_results(results, args)
+    return _show_store(args)
+
+
+def _show_store(args: argparse.Namespace) -> int:
     from patchwalk_worker.results import ResultsError, read_results
     from patchwalk_worker.store import StoreError, SweepStore
 
@@ -439,10 +504,8 @@ def port_in_use(host: str, port: int) -> str | None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """Run the service until interrupted."""
-    import uvicorn
-
-    from .app import create_app
+    """Run the service until interrupted; every check (options, bind, scheduler, port) comes
+    before the web stack, the registry or the cluster is loaded."""
     from .auth import check_bind
     from .preflight import scheduler_problem, workers_problem
     from .settings import SettingsError, settings_from_args
@@ -464,6 +527,10 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"patchwalk serve: cannot listen on {settings.host}:{settings.port} ({busy}); "
               "choose another --port (or PATCHWALK_PORT)", file=sys.stderr)
         return 2
+    import uvicorn
+
+    from .app import create_app
+
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0

@@ -55,13 +55,85 @@ class Prepared:
     skipped: int
 
 
+def plan_sweep(
+    spec: SweepSpec, store_path: str | Path, *, max_cpu_hours: float = 100.0,
+    estimate: bool | None = True,
+) -> tuple[StoreBackend, Plan]:
+    """Validate every point and check the budget; nothing is written, nothing started.
+
+    ``estimate``: True runs the cost pilots (``patchwalk_worker.cost.point_cost``) and checks
+    the budget against their estimate; False runs none and checks no budget (a store with
+    nothing left to run); None runs them only when the pilot-free bound
+    (``patchwalk_worker.cost.cost_bound``) exceeds ``max_cpu_hours`` — when the budget could
+    refuse the sweep. Without pilots the plan's estimates are 0.
+
+    Raises
+    ------
+    patchwalk_client.errors.SpecError
+        A point cannot run, or the sweep exceeds ``max_cpu_hours`` (the errors say how to fix
+        it).
+    """
+    backend = StoreBackend(Path(store_path).parent, store=Path(store_path))
+    source = spec.model_dump(mode="json")
+    if estimate is None:
+        plan = backend.plan(source, estimate=False)
+        if not plan.errors and _budget_could_bind(spec, max_cpu_hours):
+            plan = backend.plan(source, estimate=True)
+        estimate = plan.estimated_cpu_seconds > 0.0
+    else:
+        plan = backend.plan(source, estimate=estimate)
+    if plan.errors:
+        raise SpecError(plan.errors, title="the sweep cannot run")
+    over = plan.over_budget(max_cpu_hours) if estimate else None
+    if over:
+        raise SpecError.single("", over, title="the sweep is beyond the compute budget")
+    return backend, plan
+
+
+def _budget_could_bind(spec: SweepSpec, max_cpu_hours: float) -> bool:
+    """Whether the pilot-free cost bound of the sweep exceeds the budget (or is unknown)."""
+    from patchwalk_client.sweep import expand_points
+    from patchwalk_worker.cost import cost_bound
+
+    total = 0.0
+    for point in expand_points(spec):
+        bound = cost_bound(point.spec)
+        if bound is None:
+            return True
+        total += bound
+    return total > max_cpu_hours * 3600.0
+
+
+def max_tasks_total(plan: Plan) -> int:
+    """The most tasks the sweep can have (with ``particles.target_rel_err``: up to
+    ``max_count/per_task`` per point; else its tasks)."""
+    from patchwalk_client.spec import validate_spec
+    from patchwalk_client.sweep import expand_points
+    from patchwalk_worker.tolerance import max_tasks
+
+    return sum(max_tasks(p.spec) for p in expand_points(validate_spec(plan.spec)))
+
+
+def open_prepared(backend: StoreBackend, plan: Plan) -> Prepared:
+    """Create or open the store of a planned sweep.
+
+    Raises
+    ------
+    patchwalk_worker.store.StoreError
+        The store holds another spec.
+    """
+    opened = backend.open(sweep_id_for(plan.spec_hash), plan.spec)
+    return Prepared(backend=backend, plan=plan, skipped=opened.total - len(opened.pending))
+
+
 def prepare(
     spec: SweepSpec, store_path: str | Path, *, max_cpu_hours: float = 100.0,
-    estimate: bool = True,
+    estimate: bool | None = True,
 ) -> Prepared:
     """Validate every point, then create or open the store (nothing is written on error).
 
-    ``estimate=False`` skips the cost pilots and the budget (a store with nothing left to run).
+    :func:`plan_sweep` then :func:`open_prepared`; ``estimate`` as there (False: a store with
+    nothing left to run).
 
     Raises
     ------
@@ -71,15 +143,9 @@ def prepare(
     patchwalk_worker.store.StoreError
         The store holds another spec.
     """
-    backend = StoreBackend(Path(store_path).parent, store=Path(store_path))
-    plan = backend.plan(spec.model_dump(mode="json"), estimate=estimate)
-    if plan.errors:
-        raise SpecError(plan.errors, title="the sweep cannot run")
-    over = plan.over_budget(max_cpu_hours) if estimate else None
-    if over:
-        raise SpecError.single("", over, title="the sweep is beyond the compute budget")
-    opened = backend.open(sweep_id_for(plan.spec_hash), plan.spec)
-    return Prepared(backend=backend, plan=plan, skipped=opened.total - len(opened.pending))
+    backend, plan = plan_sweep(spec, store_path, max_cpu_hours=max_cpu_hours,
+                               estimate=estimate)
+    return open_prepared(backend, plan)
 
 
 class _Tally:

@@ -32,10 +32,19 @@ them). We therefore *measure* it:
 
 The pilot is deterministic in its steps (seeds from the spec); its timings are not, so only the
 wall estimate varies between calls.
+
+* **bound without a pilot** — :func:`cost_bound` is CPU seconds no run of a point exceeds: the
+  kernel's declared step bound (``Kernel.cost``, exact for euler/pitch, 50–800× high for exact)
+  at :data:`NS_PER_STEP_BOUND`, the realisation at :data:`NS_PER_PATCH_BOUND` per patch and the
+  exact first-passage solve (O(N log N) per distance, :mod:`.first_passage`) at
+  :data:`NS_PER_ESCAPE_LEVEL_BOUND`, each ≥ 10× what is measured. ``patchwalk run`` runs the
+  pilots only when that bound exceeds the budget, i.e. when the budget could refuse the sweep
+  (``--dry-run`` always runs them: it shows the estimate).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -63,6 +72,14 @@ PILOT_GROWTH = 8.0
 TASK_OVERHEAD_S = 0.02
 #: Kernels whose declared cost is their exact step count (the pilot only times them).
 EXACT_COUNT = frozenset({"euler", "pitch"})
+#: Upper bound of ns per particle-step of any particle kernel (measured 6–140 ns on a loaded
+#: 2-core machine: euler 6, pitch 21, exact 80–140, exact 2D 70).
+NS_PER_STEP_BOUND = 2000.0
+#: Upper bound of ns per patch to draw a realisation (measured 25–50 ns).
+NS_PER_PATCH_BOUND = 1000.0
+#: Upper bound of the exact first-passage solve, in ns per patch, distance and log₂(patches)
+#: level of its segment tree (measured ≈ 0.9 ns·10³ on 3.9e5 patches).
+NS_PER_ESCAPE_LEVEL_BOUND = 20000.0
 
 _warm: set[str] = set()
 
@@ -110,6 +127,52 @@ def _ensure_warm(kernel: str) -> None:
         _warm.add(kernel)
 
 
+def _ensure_escape_warm() -> None:
+    """Compile (or load from the numba cache) the first-passage solver on a tiny realisation,
+    so that the pilot times one solve of the real one instead of two."""
+    from patchwalk_client.spec import parse_spec
+
+    from .kernels.registry import warm_up_spec
+    from .task import escape_reference
+
+    if "escape" in _warm:
+        return
+    tiny = parse_spec(warm_up_spec("exact", 1))
+    escape_reference(tiny, build_medium(tiny, medium_rng(0, 0, 0), tiny.times.max))
+    _warm.add("escape")
+
+
+def cost_bound(spec: SweepSpec) -> float | None:
+    """CPU seconds that no run of a resolved point spec exceeds, without a pilot (module doc).
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        A resolved point spec (no sweep axes), already checked by ``check_feasible``.
+
+    Returns
+    -------
+    float or None
+        The bound, or None for the ``reference`` kernel (a dense eigen solve has no per-update
+        bound): its cost is measured.
+    """
+    from .budget import BYTES_PER_PATCH, medium_bytes
+    from .task import n_tasks, task_particles
+
+    if spec.kernel == "reference":
+        return None
+    n_task = max_tasks(spec)
+    steps_pp = float(get_kernel(spec.kernel).cost(spec)) / spec.particles.count
+    particles = (n_task - 1) * spec.particles.per_task + task_particles(spec, n_tasks(spec) - 1)
+    patches = max(medium_bytes(spec) / BYTES_PER_PATCH, 1.0)
+    setup = patches * NS_PER_PATCH_BOUND
+    if spec.escape.distances:
+        levels = math.log2(patches) + 1.0
+        setup += patches * len(spec.escape.distances) * levels * NS_PER_ESCAPE_LEVEL_BOUND
+    return (n_task * (setup * 1e-9 + TASK_OVERHEAD_S)
+            + particles * steps_pp * NS_PER_STEP_BOUND * 1e-9)
+
+
 def _rung_times(times: np.ndarray, horizon: float) -> np.ndarray:
     below = times[times < horizon]
     return np.concatenate([below, [horizon]]).astype(np.float64)
@@ -141,7 +204,7 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
     medium = build_medium(spec, medium_rng(spec.seed, point, 0), t_max)
     t_medium = time.thread_time() - c0
     if spec.escape.distances:  # each task also solves its exact first-passage moments
-        escape_reference(spec, medium)  # first call compiles (numba cache), not timed
+        _ensure_escape_warm()  # compiled (numba cache) on a tiny medium, not timed
         c0 = time.thread_time()
         escape_reference(spec, medium)
         t_medium += time.thread_time() - c0  # per-task set-up: realisation and that solve
