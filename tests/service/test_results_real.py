@@ -102,5 +102,5 @@ def test_invalid_real_spec_names_the_field(done: tuple[TestClient, str]) -> None
     r = c.post("/v1/sweeps", json=bad)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert any("medium" in e["loc"] for e in r.json()["errors"])
-    r = c.post("/v1/sweeps", json={**SPEC, "particles": {"count": 10**15, "per_task": 10**9}})
+    r = c.post("/v1/sweeps", json={**SPEC, "particles": {"count": 10**15, "per_task": 10**11}})
     assert r.status_code == 422 and "budget" in r.json()["detail"], r.text
