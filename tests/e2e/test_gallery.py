@@ -53,18 +53,30 @@ def test_fig2_density_is_normalised_and_spreads_from_kappa_A_to_kappa_H(
 def test_fig3_slopes_start_at_kappa_A_and_converge_to_kappa_H(
         gallery: dict[str, dict[str, Any]]) -> None:
     c = gallery["fig3"]
-    assert set(c["slopes"]) == {"2.5", "3", "4.5"}
+    # the window of eq. (7) derived in docs/gallery.md: 10 l_min²/κ_high ≤ t ≤ min(10⁻³
+    # l_min²/κ_low, 10⁻⁵ l_max²/κ_high) = [10, 10³] for contrast 10⁶, l_max = 10⁴
+    assert c["window"][1] >= 10 * c["window"][0]
+    assert set(c["slopes"]) == {"1.5", "2", "2.5", "3", "4.5"}
     for a, s in c["slopes"].items():
-        assert s["n_sets"] >= 4 and math.isfinite(s["err"]), a
-        # eq. (7) is an asymptote: in a finite window the exact C7 curve of the same medium
-        # deviates from it by |c7 − expected|; the measured slope must agree within that + kσ
-        model = abs(s["c7_slope"] - s["expected"])
-        assert abs(s["slope"] - s["expected"]) <= K * s["err"] + model, (a, s)
-        assert abs(s["slope"] - s["c7_slope"]) <= K * s["err"] + 0.05, (a, s)
+        assert s["n_sets"] >= 8 and math.isfinite(s["err"]), a
+        # C7 (the frozen-wall limit, exact for the ensemble) against eq. (7) in the same
+        # window: the deterministic size of eq. (7)'s own approximation there
+        model = abs(s["c7_slope"] - s["eq7_window"])
+        if 2 < float(a) <= 4:
+            # the window is asymptotic: eq. (7)'s (2 − α)/2 without a model allowance
+            assert model <= 0.02, (a, s)
+            assert abs(s["slope"] - s["expected"]) <= K * s["err"], (a, s)
+        else:
+            # α ≤ 2: eq. (7)'s 1 − (κt/l_max²)^((2−α)/2) and logarithmic forms; α > 4: −1,
+            # approached as t^(−1/4) (C7 −0.95 in the window)
+            assert abs(s["slope"] - s["eq7_window"]) <= K * s["err"] + model, (a, s)
+        assert abs(s["slope"] - s["c7_slope"]) <= K * s["err"] + 0.01, (a, s)
+    # α = 2 decays (logarithmically), unlike the α → 2 limit t⁰ of the power law
+    assert c["slopes"]["2"]["slope"] < -K * c["slopes"]["2"]["err"]
     # first output time t = 1e-2: √(2κ_high t)/⟨l⟩ ≤ 0.14, so κ̄ = κ_A (1 − O(0.1)) (eq. C8);
     # pooled over the points of the window run (spread between points as the error)
     e = c["early"]
-    assert e["n_points"] >= 12
+    assert e["n_points"] >= 40
     assert abs(e["kappa_first_over_kappa_A"] - 1) <= K * e["err"] + 0.1, e
     assert set(c["late"]) == {"1.5", "2", "2.5", "3", "4.5"}
     for a, e in c["late"].items():  # carried to t ≥ 10 l_max²/κ_H: κ̄/κ_H → 1

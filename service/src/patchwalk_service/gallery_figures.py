@@ -26,7 +26,7 @@ from patchwalk_client.models import (
 from patchwalk_client.spec import SweepSpec, parse_spec
 from patchwalk_worker.media import ensemble_means, phase_pdfs
 from patchwalk_worker.patches import PowerLaw
-from patchwalk_worker.theory import c8, c9, c10, f_longer_than
+from patchwalk_worker.theory import c8, c9, c10, f_longer_than, scaling_7
 
 from .plots import _png
 
@@ -156,11 +156,38 @@ def appendix_c(spec: SweepSpec, t: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def subdiffusive_window(spec: SweepSpec) -> tuple[float, float]:
+    """The window of eq. (7), from its derivation (docs/gallery.md, "Fig. 3: the window").
+
+    Lower end 10 l_min²/κ_high (the particle has crossed its initial patch); upper end the
+    smaller of 10⁻³ l_min²/κ_low (low patches still frozen walls) and 10⁻⁵ l_max²/κ_high (the
+    upper limit of eq. 6 changes the α = 2.5 slope by ≤ 0.015). Empty (hi < lo) when the
+    contrast or l_max/l_min is too small for a window.
+    """
+    high, low = phase_pdfs(spec)
+    kh, kl = spec.kappa_high_low()
+    lmin = min(high.l_min, low.l_min)
+    return 10 * high.l_min**2 / kh, min(1e-3 * lmin**2 / kl, 1e-5 * high.l_max**2 / kh)
+
+
+def eq7_window_slope(spec: SweepSpec, lo: float, hi: float) -> float:
+    """Least-squares log-slope of eq. (7) itself over [lo, hi] ((2 − α)/2 for 2 < α ≤ 4, −1
+    above; for α ≤ 2 the slope of its 1 − (κt/l_max²)^((2−α)/2) and logarithmic forms)."""
+    high, low = phase_pdfs(spec)
+    kh, _ = spec.kappa_high_low()
+    assert isinstance(high, PowerLaw)
+    f = 1.0 - high.moment(1) / (high.moment(1) + low.moment(1))
+    t = np.geomspace(lo, hi, 33)
+    return log_slope(t, scaling_7(t, kh, f, high.alpha, high.l_min, high.l_max), lo, hi)
+
+
 def fig3(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
     """κ̄(t) per α with PHM, C8–C10, κ_A and κ_H; fitted log-slopes against (2 − α)/2."""
     fig, axes = _axes(len(runs) + 1)
     slopes: dict[float, list[float]] = {}
     c7_slopes: dict[float, float] = {}
+    eq7_slopes: dict[float, float] = {}
+    window: tuple[float, float] = (math.nan, math.nan)
     late: dict[str, Any] = {}
     early: list[float] = []
     for ax, run in zip(axes, runs, strict=False):
@@ -170,14 +197,13 @@ def fig3(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
             spec = point_spec(run, p.params)
             t, k, e = arr(p.t), arr(p.kappa), arr(p.kappa_err)
             high, _ = phase_pdfs(spec)
-            kh, _ = spec.kappa_high_low()
-            lo, hi = 3 * high.l_min**2 / kh, 0.1 * high.l_max**2 / kh
+            lo, hi = subdiffusive_window(spec)
             ka_e, kh_e = ensemble_means(spec)
-            if hi > 10 * lo and t[-1] >= hi:
-                # the window: l_min² ≪ κ_high t ≪ l_max², and κ̄ ≫ κ_H (the floor of eq. 7)
-                above = arr(th.curves.get("c7")) > 10 * kh_e
-                slopes.setdefault(a, []).append(log_slope(t, k, lo, hi, above))
-                c7_slopes[a] = log_slope(t, arr(th.curves.get("c7")), lo, hi, above)
+            if hi > 10 * lo and t[-1] >= hi * (1 - 1e-9):
+                window = (lo, hi)
+                slopes.setdefault(a, []).append(log_slope(t, k, lo, hi))
+                c7_slopes[a] = log_slope(t, arr(th.curves.get("c7")), lo, hi)
+                eq7_slopes[a] = eq7_window_slope(spec, lo, hi)
                 early.append(float(k[0]) / ka_e)
             if t[-1] * kh_e > 10 * high.l_max**2:
                 late[f"{a:g}"] = {"kappa_last": float(k[-1]), "err": float(e[-1]),
@@ -191,6 +217,16 @@ def fig3(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
             for name, c in appendix_c(spec, t).items():
                 ax.loglog(t, c, ls=":" if name == "C9" else "--", color=col, lw=0.8)
             ax.axhline(kh_e, color=col, ls="-.", lw=0.5)
+            if a == 2.0 and hi > 10 * lo:
+                inset = ax.inset_axes((0.08, 0.08, 0.35, 0.3))
+                sel = (t >= lo / 10) & (t <= hi)
+                inset.errorbar(t[sel], k[sel], yerr=e[sel], fmt="o", ms=2, color=col)
+                inset.semilogx(t[sel], arr(th.curves.get("scaling_7"))[sel], "k:", lw=0.8)
+                inset.set_title("α = 2, semi-log", fontsize=6)
+                inset.tick_params(labelsize=5)
+        if math.isfinite(window[0]):
+            for edge in window:
+                ax.axvline(edge, color="0.7", lw=0.6)
         ax.axhline(ka_e, color="k", ls="-.", lw=0.5)
         ax.set_xlabel("t")
         ax.set_ylabel("κ̄(t)")
@@ -203,20 +239,22 @@ def fig3(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
         v = np.array([x for x in s if math.isfinite(x)])
         err = float(np.std(v, ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
         rows[f"{a:g}"] = {"slope": float(np.mean(v)), "err": err, "n_sets": int(v.size),
-                          "expected": expected_slope(a), "c7_slope": c7_slopes[a]}
+                          "expected": expected_slope(a), "eq7_window": eq7_slopes[a],
+                          "c7_slope": c7_slopes[a]}
         sax.errorbar([a], [float(np.mean(v))], yerr=[err], fmt="o", color="C0")
     aa = np.linspace(1.5, 4.5, 61)
     sax.plot(aa, [expected_slope(x) for x in aa], "k-", lw=0.8, label="eq. (7): (2 − α)/2, −1")
+    sax.plot(list(eq7_slopes), list(eq7_slopes.values()), "kx", label="eq. (7) fitted in window")
     sax.plot(list(c7_slopes), list(c7_slopes.values()), "s", mfc="none", label="C7, same window")
     sax.set_xlabel("α")
-    sax.set_ylabel("d ln κ̄ / d ln t in the subdiffusive window")
+    sax.set_ylabel(f"d ln κ̄ / d ln t, {window[0]:.3g} ≤ t ≤ {window[1]:.3g}")
     sax.legend(fontsize=7)
     fig.suptitle("Fig. 3: κ̄(t) for P_low = P_high ∝ l^−α, carried to κ_H with `exact`")
     ev = np.array(early)
     first = {"kappa_first_over_kappa_A": float(np.mean(ev)) if ev.size else math.nan,
              "err": float(np.std(ev, ddof=1) / math.sqrt(ev.size)) if ev.size > 1 else math.nan,
              "n_points": int(ev.size)}
-    return _png(fig), {"slopes": rows, "early": first, "late": late}
+    return _png(fig), {"slopes": rows, "window": list(window), "early": first, "late": late}
 
 
 # ---- Fig. 4 ---------------------------------------------------------------------------------
