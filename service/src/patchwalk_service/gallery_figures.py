@@ -41,6 +41,8 @@ class Run:
     escape: EscapeResults | None = None
     kappa2d: Kappa2DResults | None = None
     density: DensityResults | None = None
+    #: Monte-Carlo histograms of the same source (``/density?source=histogram``; exact kernel)
+    histogram: DensityResults | None = None
     #: (t_max, escape results) of the same sweep stopped at t_max: F(t) for ⟨1/τ⟩
     ladder: Sequence[tuple[float, EscapeResults]] = ()
 
@@ -89,49 +91,6 @@ def _axes(n: int, width: float = 5.2) -> tuple[Any, Any]:
 
 def _alpha(p: KappaPoint) -> float:
     return float(p.params.get("medium.high.patches.alpha", math.nan))
-
-
-# ---- Fig. 2 ---------------------------------------------------------------------------------
-
-def fig2(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
-    """Density of a point source at five times, the staircase κ(x), Gaussian with κ_H."""
-    run = runs[0]
-    assert run.density is not None
-    d = run.density.points[0]
-    ref = run.kappa.points[0]
-    edges, t = arr(d.edges), arr(d.t)
-    x = 0.5 * (edges[1:] + edges[:-1])
-    kh = float(d.kappa_H or math.nan)
-    fig, (ax,) = _axes(1, 8.0)
-    checks: dict[str, Any] = {"t": t.tolist(), "mass": arr(d.mass).tolist()}
-    window_mass, gauss_l1 = [], []
-    for j, row in enumerate(d.density):
-        n = arr(row)
-        line = ax.semilogy(x, np.maximum(n, 1e-12), lw=1.2, label=f"t = {t[j]:.3g}")[0]
-        g = np.exp(-x**2 / (4 * kh * t[j])) / math.sqrt(4 * math.pi * kh * t[j])
-        ax.semilogy(x, g, ls="--", lw=0.8, color=line.get_color())
-        window_mass.append(float(np.sum(n * np.diff(edges))))
-        gauss_l1.append(float(np.sum(np.abs(n - g) * np.diff(edges))))
-    pe, pk = arr(d.patch_edges), arr(d.patch_kappa)
-    twin = ax.twinx()
-    xs = np.concatenate([[edges[0]], pe, [edges[-1]]])
-    twin.step(xs, np.concatenate([pk, pk[-1:]]), where="post", color="0.6", lw=0.8)
-    twin.set_yscale("log")
-    twin.set_ylabel("κ(x) (grey staircase)")
-    top = max(float(np.nanmax(arr(r))) for r in d.density)
-    ax.set_ylim(top * 1e-6, top * 3)
-    ax.set_xlabel("x − x0")
-    ax.set_ylabel("n(x, t)  (dashed: Gaussian with κ_H)")
-    ax.legend(fontsize=7, loc="upper left")
-    ax.set_title("Fig. 2: point source in one realisation (reference lattice)")
-    msd = arr(d.msd)
-    checks.update(
-        window_mass=window_mass, gauss_l1=gauss_l1, kappa_A=d.kappa_A, kappa_H=kh,
-        kappa_source=(msd / (2 * t)).tolist(),
-        kappa_reference=arr(ref.kappa).tolist(),
-        x0=d.x0,
-    )
-    return _png(fig), checks
 
 
 # ---- Fig. 3 ---------------------------------------------------------------------------------
@@ -420,5 +379,5 @@ def app_e(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
 
 
 FIGURES: dict[str, Figure] = {
-    "fig2": fig2, "fig3": fig3, "fig4": fig4, "fig5": fig5, "figD1": fig5, "appE": app_e,
+    "fig3": fig3, "fig4": fig4, "fig5": fig5, "figD1": fig5, "appE": app_e,
 }
