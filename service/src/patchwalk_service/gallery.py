@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .gallery_beyond import beyond_contrast
 from .gallery_density import fig2
 from .gallery_figures import FIGURES as _FIGURES
 from .gallery_figures import Run
 
 #: Figure builders by gallery name.
-FIGURES = {**_FIGURES, "fig2": fig2}
+FIGURES = {**_FIGURES, "fig2": fig2, "beyond_contrast": beyond_contrast}
 
 #: Where the gallery specs live (the repository's ``examples/gallery``).
 SPEC_DIR = Path(__file__).resolve().parents[3] / "examples" / "gallery"
@@ -61,6 +62,10 @@ _FIG3_CONVERGE: dict[str, Any] = {
     "medium": {"length": 500.0, "low": {"kappa": 1e-2}, "high": {"patches": {"l_max": 10.0}}},
     "particles": {"count": 100, "per_task": 20}, "times": {"max": 2e5, "count": 22},
     "sweep": _alphas(1.5, 2.0, 2.5, 3.0, 4.5)}
+
+#: beyond_contrast at quick size: the two extreme contrasts
+_BEYOND_QUICK: dict[str, Any] = {"medium.low.kappa": [1e-4, 1e-6],
+                                 "medium.high.patches.alpha": [2.5, 3.0]}
 
 #: The gallery, in the paper's order. Quick sizes keep every claim testable in CI.
 GALLERY: dict[str, Entry] = {
@@ -98,6 +103,12 @@ GALLERY: dict[str, Entry] = {
                                                                 "count": 11},
          "sweep": None},
     )),
+    "beyond_contrast": Entry("beyond_contrast.toml", (
+        {"particles": {"count": 4}, "times": {"count": 27}, "sweep": _BEYOND_QUICK},
+        {"kernel": "exact", "particles": {"count": 2000, "per_task": 500},
+         "times": {"max": 1e3, "count": 11}, "sweep": _BEYOND_QUICK},
+    ), full=({}, {"kernel": "exact", "particles": {"count": 4000, "per_task": 500},
+                  "times": {"max": 1e3, "count": 21}})),
     "figD1": Entry("figD1.toml", (
         {"medium": {"length": 200.0}, "particles": {"count": 40, "per_task": 10},
          "times": {"max": 1e3, "count": 13},
