@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .gallery_beyond import beyond_contrast
+from .gallery_beyond import beyond_contrast, beyond_index
 from .gallery_density import fig2
 from .gallery_figures import FIGURES as _FIGURES
 from .gallery_figures import Run
 
 #: Figure builders by gallery name.
-FIGURES = {**_FIGURES, "fig2": fig2, "beyond_contrast": beyond_contrast}
+FIGURES = {**_FIGURES, "fig2": fig2, "beyond_contrast": beyond_contrast,
+           "beyond_index": beyond_index}
 
 #: Where the gallery specs live (the repository's ``examples/gallery``).
 SPEC_DIR = Path(__file__).resolve().parents[3] / "examples" / "gallery"
@@ -73,7 +74,7 @@ GALLERY: dict[str, Entry] = {
         _FIG2_QUICK,
         # the same realisation and source with the exact kernel: Monte-Carlo histograms
         {**_FIG2_QUICK, "kernel": "exact", "particles": {"count": 10000, "per_task": 2500}},
-    ), full=({}, {"kernel": "exact", "particles": {"count": 100000, "per_task": 10000}})),
+    ), full=({}, {"kernel": "exact", "particles": {"count": 40000, "per_task": 5000}})),
     "fig3": Entry("fig3.toml", (
         # the subdiffusive window of the spec (contrast 1e6, l_max = 1e4, 10 ≤ t ≤ 1e3): fewer
         # particles; eight seeds give the spread between independent sets of realisations
@@ -109,6 +110,10 @@ GALLERY: dict[str, Entry] = {
          "times": {"max": 1e3, "count": 11}, "sweep": _BEYOND_QUICK},
     ), full=({}, {"kernel": "exact", "particles": {"count": 4000, "per_task": 500},
                   "times": {"max": 1e3, "count": 21}})),
+    "beyond_index": Entry("beyond_index.toml", (
+        {"medium": {"length": 5e4}, "particles": {"count": 4000, "per_task": 4000},
+         "sweep": {**_alphas(3.5, 3.6667), "seed": [51, 52, 53, 54]}},
+    )),
     "figD1": Entry("figD1.toml", (
         {"medium": {"length": 200.0}, "particles": {"count": 40, "per_task": 10},
          "times": {"max": 1e3, "count": 13},
