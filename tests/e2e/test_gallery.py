@@ -182,3 +182,16 @@ def test_beyond_fig3_carried_to_kappa_H_at_contrast_1e4_to_1e6(
         # κ_high ≫ κ_low: the late transient κ̄/κ_H is a function of κ_low t only
         assert col["contrasts"][1] / col["contrasts"][0] >= 100
         assert col["max_abs_z"] <= K, (a, col)
+
+
+def test_beyond_energy_index_of_kappa_2d_against_4_minus_alpha(
+        gallery: dict[str, dict[str, Any]]) -> None:
+    c = gallery["beyond_index"]
+    assert set(c["indices"]) == {"3.5", "3.6667"}
+    for a, r in c["indices"].items():
+        assert r["n_sets"] >= 4 and math.isfinite(r["err"]), a
+        # eq. (11)'s 4 − α up to the finite-window correction of C7 (deterministic, the same
+        # medium and window); and the measured index against C7's
+        model = abs(r["c7_index"] - r["expected"])
+        assert abs(r["index"] - r["expected"]) <= K * r["err"] + model, (a, r)
+        assert abs(r["index"] - r["c7_index"]) <= K * r["err"] + 0.02, (a, r)
