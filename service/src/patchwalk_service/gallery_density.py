@@ -97,8 +97,9 @@ def fig2(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
                         color=line.get_color())
         bx.set_ylim(top * 1e-4, top * 3)
         bx.set_xlabel("x − x0")
-        bx.set_ylabel("n(x, t): lines lattice, dots Monte-Carlo histogram")
-        bx.set_title(f"same source, exact kernel: {mc.n_particles} particles", fontsize=8)
+        bx.set_ylabel("n(x, t)")
+        bx.set_title(f"same source: lines lattice, dots exact-kernel histogram "
+                     f"({mc.n_particles} particles)", fontsize=8)
         bx.legend(fontsize=7, loc="upper left")
         checks["histogram"] = {
             "n_particles": mc.n_particles, "same_source": mc.x0 == d.x0,

@@ -151,6 +151,7 @@ def fig3(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
     early: list[float] = []
     for ax, run in zip(axes, runs, strict=False):
         seen: set[float] = set()
+        in_run = False
         for p, th in zip(run.kappa.points, run.theory.points, strict=True):
             a = _alpha(p)
             spec = point_spec(run, p.params)
@@ -160,6 +161,7 @@ def fig3(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
             ka_e, kh_e = ensemble_means(spec)
             if hi > 10 * lo and t[-1] >= hi * (1 - 1e-9):
                 window = (lo, hi)
+                in_run = True
                 slopes.setdefault(a, []).append(log_slope(t, k, lo, hi))
                 c7_slopes[a] = log_slope(t, arr(th.curves.get("c7")), lo, hi)
                 eq7_slopes[a] = eq7_window_slope(spec, lo, hi)
@@ -177,21 +179,21 @@ def fig3(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
                 ax.loglog(t, c, ls=":" if name == "C9" else "--", color=col, lw=0.8)
             ax.axhline(kh_e, color=col, ls="-.", lw=0.5)
             if a == 2.0 and hi > 10 * lo:
-                inset = ax.inset_axes((0.08, 0.08, 0.35, 0.3))
+                inset = ax.inset_axes((0.4, 0.07, 0.3, 0.25))
                 sel = (t >= lo / 10) & (t <= hi)
                 inset.errorbar(t[sel], k[sel], yerr=e[sel], fmt="o", ms=2, color=col)
                 inset.semilogx(t[sel], arr(th.curves.get("scaling_7"))[sel], "k:", lw=0.8)
                 inset.set_title("α = 2, semi-log", fontsize=6)
                 inset.tick_params(labelsize=5)
-        if math.isfinite(window[0]):
+        if in_run:
             for edge in window:
                 ax.axvline(edge, color="0.7", lw=0.6)
         ax.axhline(ka_e, color="k", ls="-.", lw=0.5)
         ax.set_xlabel("t")
         ax.set_ylabel("κ̄(t)")
-        ax.set_title("solid: PHM (C2); dashed: C8, C10; dotted: C9; dash-dot: κ_A, κ_H",
-                     fontsize=7)
-        ax.legend(fontsize=7)
+        ax.set_title("solid: PHM (C2); dashed: C8, C10; dotted: C9; dash-dot: κ_A, κ_H"
+                     + ("; grey: the window" if in_run else ""), fontsize=7)
+        ax.legend(fontsize=6, loc="lower left")
     rows = {}
     sax = axes[-1]
     for a, s in sorted(slopes.items()):
