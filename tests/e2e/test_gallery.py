@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from patchwalk_service.gallery import GALLERY, run_gallery
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 K = 3.0  # σ of every statistical check
 

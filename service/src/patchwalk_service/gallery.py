@@ -111,8 +111,8 @@ GALLERY: dict[str, Entry] = {
     ), full=({}, {"kernel": "exact", "particles": {"count": 4000, "per_task": 500},
                   "times": {"max": 1e3, "count": 21}})),
     "beyond_index": Entry("beyond_index.toml", (
-        {"medium": {"length": 5e4}, "particles": {"count": 4000, "per_task": 4000},
-         "sweep": {**_alphas(3.5, 3.6667), "seed": [51, 52, 53, 54]}},
+        {"medium": {"length": 5e4}, "particles": {"count": 10000, "per_task": 10000},
+         "sweep": {**_alphas(3.5, 3.6667), "seed": [51, 52, 53, 54, 55, 56]}},
     )),
     "figD1": Entry("figD1.toml", (
         {"medium": {"length": 200.0}, "particles": {"count": 40, "per_task": 10},

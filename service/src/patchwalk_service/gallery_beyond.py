@@ -66,9 +66,10 @@ def beyond_contrast(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
     ax.legend(fontsize=6)
     exponents = {}
     for a, pts in sorted(cross.items()):
-        c, tc = (np.array(v) for v in zip(*sorted(pts), strict=True))
-        bx.loglog(c, tc, "o-", label=f"α = {a:g}")
-        exponents[f"{a:g}"] = float(np.polyfit(np.log(c), np.log(tc), 1)[0])
+        cs = np.array([x for x, _ in sorted(pts)])
+        tcs = np.array([y for _, y in sorted(pts)])
+        bx.loglog(cs, tcs, "o-", label=f"α = {a:g}")
+        exponents[f"{a:g}"] = float(np.polyfit(np.log(cs), np.log(tcs), 1)[0])
     collapse = {}
     for a, by_kl in sorted(curves.items()):
         # κ̄/κ_H against κ_low t: the lowest contrast's curve against the highest's, at the
