@@ -1,56 +1,44 @@
-"""Beyond the paper (docs/gallery.md): Fig. 3's log-slopes at contrast 1e3 … 1e6.
+"""Beyond the paper (docs/gallery.md): the two ``beyond_*`` gallery figures at full size.
 
-Runs ``examples/gallery/beyond_contrast.toml`` with ``patchwalk run --json`` and prints, per
-(κ_low, α), the log-slope of κ̄(t) in l_min² ≪ κ_high t ≪ l_max² where C7 > 10 κ_H (the window
-of ``patchwalk gallery fig3``), mean ± spread over the seeds, against (2 − α)/2 and C7's slope.
+Runs ``patchwalk gallery beyond_contrast beyond_index --out DIR`` (a local service, as a user
+would) and prints the tables of docs/gallery.md from the checks it wrote:
+
+* ``beyond_contrast``: Fig. 3 carried to κ_H at κ_high/κ_low = 10⁴ … 10⁶ (reference lattice,
+  exact on the same realisations to t = 10³);
+* ``beyond_index``: the energy index of κ̄_2D for κ∥ ∝ E², κ⊥ ∝ E⁰ against α (eq. 10, 11).
+
+Usage: ``python benchmarks/gallery_beyond.py [DIR]`` (default ``gallery-beyond``).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from patchwalk_client.spec import load_spec, parse_spec
-from patchwalk_service.gallery_figures import arr, expected_slope, log_slope
-from patchwalk_worker.media import ensemble_means
-from patchwalk_worker.theory import theory_curves
-
-SPEC = Path(__file__).resolve().parents[1] / "examples" / "gallery" / "beyond_contrast.toml"
+from patchwalk_service.gallery import run_gallery
 
 
 def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "gallery-beyond")
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, "-m", "patchwalk_client.cli", "run", str(SPEC),
-                          "--json", "--workers", "2"], check=True, capture_output=True,
-                         text=True).stdout
-    wall = time.monotonic() - t0
-    base = load_spec(SPEC).model_dump(mode="json")
-    base.pop("sweep")
-    groups: dict[tuple[float, float], list[float]] = {}
-    c7s: dict[tuple[float, float], float] = {}
-    for p in json.loads(out)["points"]:
-        kl, a = p["params"]["medium.low.kappa"], p["params"]["medium.high.patches.alpha"]
-        d = json.loads(json.dumps(base))
-        d["medium"]["low"]["kappa"], d["medium"]["high"]["patches"]["alpha"] = kl, a
-        spec = parse_spec(d)
-        t, k = arr(p["t"]), arr(p["kappa"])
-        c7 = theory_curves(spec, t)["c7"]
-        above = c7 > 10 * ensemble_means(spec)[1]
-        groups.setdefault((kl, a), []).append(log_slope(t, k, 3.0, 1e3, above))
-        c7s[(kl, a)] = log_slope(t, c7, 3.0, 1e3, above)
-    print(f"wall {wall:.0f} s")
-    print("| κ_high/κ_low | α | slope (mean ± s.e., 4 seeds) | (2 − α)/2 | C7, same window |")
+    res = run_gallery(["beyond_contrast", "beyond_index"], quick=False, out=out, workers=2)
+    print(f"wall {time.monotonic() - t0:.0f} s (with the service start)")
+    c = res["beyond_contrast"]
+    print("| α | κ_high/κ_low | κ̄(t_max)/κ_H | max |z| exact vs lattice | t(κ̄ = 2κ_H) |")
     print("|---|---|---|---|---|")
-    for (kl, a), s in sorted(groups.items(), key=lambda x: (x[0][1], -x[0][0])):
-        v = np.array(s)
-        err = float(np.std(v, ddof=1) / math.sqrt(v.size))
-        print(f"| {1 / kl:.0e} | {a:g} | {np.mean(v):.3f} ± {err:.3f} | {expected_slope(a):.2f} "
-              f"| {c7s[(kl, a)]:.3f} |")
+    for p in c["points"].values():
+        print(f"| {p['alpha']:g} | {p['contrast']:.0e} | {p['last_over_kappa_H']:.4f} ± "
+              f"{p['last_err']:.4f} | {p['max_abs_z_exact_vs_reference']:.1f} | "
+              f"{p['t_twice_kappa_H']:.3g} |")
+    print("collapse:", c["collapse"])
+    d = res["beyond_index"]
+    print("| α | index 2(1 + s) | 4 − α (eq. 11) | C7, same window |")
+    print("|---|---|---|---|")
+    for a, r in d["indices"].items():
+        print(f"| {a} | {r['index']:.3f} ± {r['err']:.3f} | {r['expected']:.3f} | "
+              f"{r['c7_index']:.3f} |")
+    print("α where the index is 1/2, 1/3:", d["alpha_at"])
 
 
 if __name__ == "__main__":

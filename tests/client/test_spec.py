@@ -336,7 +336,8 @@ def test_streaming_kernel_spec_rules_name_the_field() -> None:
                for e in errors_of({**base(), "kernel": "streaming", "streaming": {"safety": 1}}))
 
 
-def test_density_table_needs_the_reference_kernel() -> None:
+def test_density_table_needs_the_reference_or_exact_kernel() -> None:
     assert load_spec({**base(), "kernel": "reference", "density": {"bins": 10}}).density
-    errs = errors_of({**base(), "kernel": "exact", "density": {}})
+    assert load_spec({**base(), "kernel": "exact", "density": {"bins": 10}}).density
+    errs = errors_of({**base(), "kernel": "euler", "density": {}})
     assert any(e["loc"] == "density" and "reference" in e["msg"] for e in errs)

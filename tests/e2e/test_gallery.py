@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from patchwalk_service.gallery import GALLERY, run_gallery
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 K = 3.0  # σ of every statistical check
 
@@ -50,21 +50,47 @@ def test_fig2_density_is_normalised_and_spreads_from_kappa_A_to_kappa_H(
     assert c["gauss_l1"][-1] < c["gauss_l1"][1]
 
 
+def test_fig2_monte_carlo_histogram_matches_the_lattice_density(
+        gallery: dict[str, dict[str, Any]]) -> None:
+    h = gallery["fig2"]["histogram"]
+    # same realisation, source and bins as the lattice of the reference run
+    assert h["same_source"] and h["same_window"] and h["lattice_same_as_reference_run"]
+    assert h["n_particles"] >= 10000
+    for row in h["chi2"]:
+        # Pearson χ² against the exact bin means of the lattice: mean dof, sd √(2 dof); 5 sd.
+        # Only where the lattice is converged: at κ_high t ≲ l_min² its graded cells near the
+        # source are too coarse (docs/gallery.md: the histogram finds the lattice's error there)
+        if row["t"] >= 10.0:
+            assert row["chi2"] <= row["dof"] + 5 * math.sqrt(2 * row["dof"]), row
+
+
 def test_fig3_slopes_start_at_kappa_A_and_converge_to_kappa_H(
         gallery: dict[str, dict[str, Any]]) -> None:
     c = gallery["fig3"]
-    assert set(c["slopes"]) == {"2.5", "3", "4.5"}
+    # the window of eq. (7) derived in docs/gallery.md: 10 l_min²/κ_high ≤ t ≤ min(10⁻³
+    # l_min²/κ_low, 10⁻⁵ l_max²/κ_high) = [10, 10³] for contrast 10⁶, l_max = 10⁴
+    assert c["window"][1] >= 10 * c["window"][0]
+    assert set(c["slopes"]) == {"1.5", "2", "2.5", "3", "4.5"}
     for a, s in c["slopes"].items():
-        assert s["n_sets"] >= 4 and math.isfinite(s["err"]), a
-        # eq. (7) is an asymptote: in a finite window the exact C7 curve of the same medium
-        # deviates from it by |c7 − expected|; the measured slope must agree within that + kσ
-        model = abs(s["c7_slope"] - s["expected"])
-        assert abs(s["slope"] - s["expected"]) <= K * s["err"] + model, (a, s)
-        assert abs(s["slope"] - s["c7_slope"]) <= K * s["err"] + 0.05, (a, s)
+        assert s["n_sets"] >= 8 and math.isfinite(s["err"]), a
+        # C7 (the frozen-wall limit, exact for the ensemble) against eq. (7) in the same
+        # window: the deterministic size of eq. (7)'s own approximation there
+        model = abs(s["c7_slope"] - s["eq7_window"])
+        if 2 < float(a) <= 4:
+            # the window is asymptotic: eq. (7)'s (2 − α)/2 without a model allowance
+            assert model <= 0.02, (a, s)
+            assert abs(s["slope"] - s["expected"]) <= K * s["err"], (a, s)
+        else:
+            # α ≤ 2: eq. (7)'s 1 − (κt/l_max²)^((2−α)/2) and logarithmic forms; α > 4: −1,
+            # approached as t^(−1/4) (C7 −0.95 in the window)
+            assert abs(s["slope"] - s["eq7_window"]) <= K * s["err"] + model, (a, s)
+        assert abs(s["slope"] - s["c7_slope"]) <= K * s["err"] + 0.01, (a, s)
+    # α = 2 decays (logarithmically), unlike the α → 2 limit t⁰ of the power law
+    assert c["slopes"]["2"]["slope"] < -K * c["slopes"]["2"]["err"]
     # first output time t = 1e-2: √(2κ_high t)/⟨l⟩ ≤ 0.14, so κ̄ = κ_A (1 − O(0.1)) (eq. C8);
     # pooled over the points of the window run (spread between points as the error)
     e = c["early"]
-    assert e["n_points"] >= 12
+    assert e["n_points"] >= 40
     assert abs(e["kappa_first_over_kappa_A"] - 1) <= K * e["err"] + 0.1, e
     assert set(c["late"]) == {"1.5", "2", "2.5", "3", "4.5"}
     for a, e in c["late"].items():  # carried to t ≥ 10 l_max²/κ_H: κ̄/κ_H → 1
@@ -140,3 +166,32 @@ def test_appendix_e_streaming_against_the_closed_forms(
         early = np.array(row["early"])
         assert np.all(np.abs(k[:2] - early[:2]) <= K * e[:2] + 0.05 * early[:2]), row["params"]
         assert np.all(k > 0)
+
+
+def test_beyond_fig3_carried_to_kappa_H_at_contrast_1e4_to_1e6(
+        gallery: dict[str, dict[str, Any]]) -> None:
+    c = gallery["beyond_contrast"]
+    assert len(c["points"]) >= 4
+    for name, p in c["points"].items():
+        # the lattice reaches κ_H (eq. 4) at every contrast: t_max = 10⁴ l_max²/κ_H of 10⁻⁴
+        assert abs(p["last_over_kappa_H"] - 1) <= K * p["last_err"] + 0.01, (name, p)
+        # the exact kernel on the same realisations agrees with the lattice up to t = 10³
+        # (max over 11 times; the error holds the realisation spread, shared by both)
+        assert p["max_abs_z_exact_vs_reference"] <= 4.0, (name, p)
+    for a, col in c["collapse"].items():
+        # κ_high ≫ κ_low: the late transient κ̄/κ_H is a function of κ_low t only
+        assert col["contrasts"][1] / col["contrasts"][0] >= 100
+        assert col["max_abs_z"] <= K, (a, col)
+
+
+def test_beyond_energy_index_of_kappa_2d_against_4_minus_alpha(
+        gallery: dict[str, dict[str, Any]]) -> None:
+    c = gallery["beyond_index"]
+    assert set(c["indices"]) == {"3.5", "3.6667"}
+    for a, r in c["indices"].items():
+        assert r["n_sets"] >= 4 and math.isfinite(r["err"]), a
+        # eq. (11)'s 4 − α up to the finite-window correction of C7 (deterministic, the same
+        # medium and window); and the measured index against C7's
+        model = abs(r["c7_index"] - r["expected"])
+        assert abs(r["index"] - r["expected"]) <= K * r["err"] + model, (a, r)
+        assert abs(r["index"] - r["c7_index"]) <= K * r["err"] + 0.02, (a, r)

@@ -140,3 +140,47 @@ def test_density_record_of_a_reference_point_is_normalised_and_maps_the_medium()
     e, k = medium.strip(0)
     for m, kap in zip(mids, pk, strict=True):  # κ between interfaces is the medium's κ there
         assert k[np.searchsorted(e, 100.0 + m, side="right") - 1] == kap
+
+
+def _chi2(counts: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
+    """Pearson χ² over bins expecting ≥ 5 counts, and their number."""
+    sel = expected >= 5
+    return float(np.sum((counts[sel] - expected[sel]) ** 2 / expected[sel])), int(sel.sum())
+
+
+def test_point_source_histogram_matches_the_lattice_density() -> None:
+    from patchwalk_worker.histogram import point_source_histogram
+    from patchwalk_worker.rng import task_state
+
+    # κ = 1 | 0.01 patches: the skew interface rule shows in the point-source density (a wrong
+    # split probability piles mass on the wrong side of the first interface)
+    m = Medium.from_patches(FOUR * 10)
+    t = np.array([0.1, 1.0, 10.0, 100.0])
+    x0, n = 10.3, 4000
+    edges = np.linspace(-6.0, 6.0, 49)
+    counts, steps = point_source_histogram(m, x0, t, n, task_state(5, 0, 0), edges)
+    assert counts.dtype == np.int64 and np.all(counts.sum(axis=1) == n) and steps > 0
+    again, _ = point_source_histogram(m, x0, t, n, task_state(5, 0, 0), edges)
+    assert np.array_equal(counts, again)  # same stream, same counts, bit for bit
+    lat = point_source_density(m, x0, t, cells_per_l_min=64).binned(edges)
+    w = edges[1] - edges[0]
+    for j in range(t.size):
+        chi2, dof = _chi2(counts[j, 1:-1].astype(float), lat[j] * n * w)
+        # χ² with dof degrees of freedom: mean dof, sd √(2 dof); 5 sd is p < 1e-5
+        assert chi2 <= dof + 5 * math.sqrt(2 * dof), (t[j], chi2, dof)
+        outside = n * (1 - lat[j].sum() * w)
+        assert abs(counts[j, 0] + counts[j, -1] - outside) <= 5 * math.sqrt(outside + 1)
+
+
+def test_histogram_record_sums_tasks_in_any_order() -> None:
+    from patchwalk_client.models import DensityPoint
+    from patchwalk_worker.histogram import histogram_record
+
+    lattice = DensityPoint(params={}, t=[1.0], x0=0.0, edges=[-1.0, 0.0, 1.0],
+                           density=[[0.5, 0.5]], mass=[1.0], msd=[1 / 3], method="lattice",
+                           kappa_A=1.0, kappa_H=1.0, patch_edges=[], patch_kappa=[1.0])
+    counts = np.array([[[0, 3, 1, 0]], [[1, 2, 2, 1]]], dtype=np.int64)
+    rec = histogram_record(lattice, counts)
+    assert rec.method == "histogram" and rec.n_particles == 10
+    assert rec.density == [[0.5, 0.3]] and rec.mass == [0.8] and rec.msd == [None]
+    assert histogram_record(lattice, counts[::-1]) == rec

@@ -232,10 +232,11 @@ class SweepSpec(SpecModel):
                          f"(got {self.euler.width:g}); the default is l_min/10"))
         errs.extend(self.kernel_options().spec_errors(self))
         if self.density is not None:
-            if self.kernel != "reference" or self.dimensions != 1:
-                errs.append((("density",), "is computed by the 1D reference lattice only (Monte-"
-                             "Carlo histograms are not stored yet): set kernel = 'reference' "
-                             "and dimensions = 1, or remove [density]"))
+            if self.kernel not in ("reference", "exact") or self.dimensions != 1:
+                errs.append((("density",), "is computed on the 1D reference lattice, and "
+                             "counted as Monte-Carlo histograms by the exact kernel: set "
+                             "kernel = 'reference' or 'exact' and dimensions = 1, or remove "
+                             "[density]"))
             period = m.period()
             x0 = self.density.x0
             if x0 is not None and period > 0 and x0 > period:

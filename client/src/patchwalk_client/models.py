@@ -273,6 +273,8 @@ class DensityPoint(Record):
     patch_edges: Floats = Field(description="interfaces inside the window, as offsets x − x0")
     patch_kappa: Floats = Field(description="κ of the patches between those interfaces "
                                             "(one more than patch_edges)")
+    n_particles: int | None = Field(default=None, description="particles of a Monte-Carlo "
+                                    "histogram (method = histogram); None for the lattice")
 
 
 class DensityResults(ResultsPage):

@@ -26,7 +26,7 @@ from patchwalk_client.models import (
 from patchwalk_client.spec import SweepSpec, parse_spec
 from patchwalk_worker.media import ensemble_means, phase_pdfs
 from patchwalk_worker.patches import PowerLaw
-from patchwalk_worker.theory import c8, c9, c10, f_longer_than
+from patchwalk_worker.theory import c8, c9, c10, f_longer_than, scaling_7
 
 from .plots import _png
 
@@ -41,6 +41,8 @@ class Run:
     escape: EscapeResults | None = None
     kappa2d: Kappa2DResults | None = None
     density: DensityResults | None = None
+    #: Monte-Carlo histograms of the same source (``/density?source=histogram``; exact kernel)
+    histogram: DensityResults | None = None
     #: (t_max, escape results) of the same sweep stopped at t_max: F(t) for ⟨1/τ⟩
     ladder: Sequence[tuple[float, EscapeResults]] = ()
 
@@ -91,49 +93,6 @@ def _alpha(p: KappaPoint) -> float:
     return float(p.params.get("medium.high.patches.alpha", math.nan))
 
 
-# ---- Fig. 2 ---------------------------------------------------------------------------------
-
-def fig2(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
-    """Density of a point source at five times, the staircase κ(x), Gaussian with κ_H."""
-    run = runs[0]
-    assert run.density is not None
-    d = run.density.points[0]
-    ref = run.kappa.points[0]
-    edges, t = arr(d.edges), arr(d.t)
-    x = 0.5 * (edges[1:] + edges[:-1])
-    kh = float(d.kappa_H or math.nan)
-    fig, (ax,) = _axes(1, 8.0)
-    checks: dict[str, Any] = {"t": t.tolist(), "mass": arr(d.mass).tolist()}
-    window_mass, gauss_l1 = [], []
-    for j, row in enumerate(d.density):
-        n = arr(row)
-        line = ax.semilogy(x, np.maximum(n, 1e-12), lw=1.2, label=f"t = {t[j]:.3g}")[0]
-        g = np.exp(-x**2 / (4 * kh * t[j])) / math.sqrt(4 * math.pi * kh * t[j])
-        ax.semilogy(x, g, ls="--", lw=0.8, color=line.get_color())
-        window_mass.append(float(np.sum(n * np.diff(edges))))
-        gauss_l1.append(float(np.sum(np.abs(n - g) * np.diff(edges))))
-    pe, pk = arr(d.patch_edges), arr(d.patch_kappa)
-    twin = ax.twinx()
-    xs = np.concatenate([[edges[0]], pe, [edges[-1]]])
-    twin.step(xs, np.concatenate([pk, pk[-1:]]), where="post", color="0.6", lw=0.8)
-    twin.set_yscale("log")
-    twin.set_ylabel("κ(x) (grey staircase)")
-    top = max(float(np.nanmax(arr(r))) for r in d.density)
-    ax.set_ylim(top * 1e-6, top * 3)
-    ax.set_xlabel("x − x0")
-    ax.set_ylabel("n(x, t)  (dashed: Gaussian with κ_H)")
-    ax.legend(fontsize=7, loc="upper left")
-    ax.set_title("Fig. 2: point source in one realisation (reference lattice)")
-    msd = arr(d.msd)
-    checks.update(
-        window_mass=window_mass, gauss_l1=gauss_l1, kappa_A=d.kappa_A, kappa_H=kh,
-        kappa_source=(msd / (2 * t)).tolist(),
-        kappa_reference=arr(ref.kappa).tolist(),
-        x0=d.x0,
-    )
-    return _png(fig), checks
-
-
 # ---- Fig. 3 ---------------------------------------------------------------------------------
 
 def expected_slope(alpha: float) -> float:
@@ -156,28 +115,76 @@ def appendix_c(spec: SweepSpec, t: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def subdiffusive_window(spec: SweepSpec) -> tuple[float, float]:
+    """The window of eq. (7), from its derivation (docs/gallery.md, "Fig. 3: the window").
+
+    Lower end 10 l_min²/κ_high (the particle has crossed its initial patch); upper end the
+    smaller of 10⁻³ l_min²/κ_low (low patches still frozen walls) and 10⁻⁵ l_max²/κ_high (the
+    upper limit of eq. 6 changes the α = 2.5 slope by ≤ 0.015). Empty (hi < lo) when the
+    contrast or l_max/l_min is too small for a window.
+    """
+    high, low = phase_pdfs(spec)
+    kh, kl = spec.kappa_high_low()
+    lmin = min(high.l_min, low.l_min)
+    return 10 * high.l_min**2 / kh, min(1e-3 * lmin**2 / kl, 1e-5 * high.l_max**2 / kh)
+
+
+def eq7_window_slope(spec: SweepSpec, lo: float, hi: float) -> float:
+    """Least-squares log-slope of eq. (7) itself over [lo, hi] ((2 − α)/2 for 2 < α ≤ 4, −1
+    above; for α ≤ 2 the slope of its 1 − (κt/l_max²)^((2−α)/2) and logarithmic forms)."""
+    high, low = phase_pdfs(spec)
+    kh, _ = spec.kappa_high_low()
+    assert isinstance(high, PowerLaw)
+    f = 1.0 - high.moment(1) / (high.moment(1) + low.moment(1))
+    t = np.geomspace(lo, hi, 33)
+    return log_slope(t, scaling_7(t, kh, f, high.alpha, high.l_min, high.l_max), lo, hi)
+
+
+def pooled_slope(sets: Sequence[tuple[np.ndarray, np.ndarray]], lo: float,
+                 hi: float) -> tuple[float, float]:
+    """Log-slope of the mean κ̄(t) of independent sets (seeds) over [lo, hi], and its
+    jackknife standard error (leave one set out).
+
+    The mean is fitted, not each set: at large α, κ̄ late in the window rests on a handful of
+    particles in long patches per set, and the log of such a small-count mean is biased low
+    (Jensen), which would steepen per-set slopes.
+    """
+    t = sets[0][0]
+    ks = np.array([k for _, k in sets])
+    full = log_slope(t, ks.mean(axis=0), lo, hi)
+    n = ks.shape[0]
+    if n < 2:
+        return full, math.nan
+    loo = np.array([log_slope(t, np.delete(ks, i, axis=0).mean(axis=0), lo, hi)
+                    for i in range(n)])
+    return full, float(math.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
+
+
 def fig3(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
     """κ̄(t) per α with PHM, C8–C10, κ_A and κ_H; fitted log-slopes against (2 − α)/2."""
     fig, axes = _axes(len(runs) + 1)
-    slopes: dict[float, list[float]] = {}
+    curves: dict[float, list[tuple[np.ndarray, np.ndarray]]] = {}
     c7_slopes: dict[float, float] = {}
+    eq7_slopes: dict[float, float] = {}
+    window: tuple[float, float] = (math.nan, math.nan)
     late: dict[str, Any] = {}
     early: list[float] = []
     for ax, run in zip(axes, runs, strict=False):
         seen: set[float] = set()
+        in_run = False
         for p, th in zip(run.kappa.points, run.theory.points, strict=True):
             a = _alpha(p)
             spec = point_spec(run, p.params)
             t, k, e = arr(p.t), arr(p.kappa), arr(p.kappa_err)
             high, _ = phase_pdfs(spec)
-            kh, _ = spec.kappa_high_low()
-            lo, hi = 3 * high.l_min**2 / kh, 0.1 * high.l_max**2 / kh
+            lo, hi = subdiffusive_window(spec)
             ka_e, kh_e = ensemble_means(spec)
-            if hi > 10 * lo and t[-1] >= hi:
-                # the window: l_min² ≪ κ_high t ≪ l_max², and κ̄ ≫ κ_H (the floor of eq. 7)
-                above = arr(th.curves.get("c7")) > 10 * kh_e
-                slopes.setdefault(a, []).append(log_slope(t, k, lo, hi, above))
-                c7_slopes[a] = log_slope(t, arr(th.curves.get("c7")), lo, hi, above)
+            if hi > 10 * lo and t[-1] >= hi * (1 - 1e-9):
+                window = (lo, hi)
+                in_run = True
+                curves.setdefault(a, []).append((t, k))
+                c7_slopes[a] = log_slope(t, arr(th.curves.get("c7")), lo, hi)
+                eq7_slopes[a] = eq7_window_slope(spec, lo, hi)
                 early.append(float(k[0]) / ka_e)
             if t[-1] * kh_e > 10 * high.l_max**2:
                 late[f"{a:g}"] = {"kappa_last": float(k[-1]), "err": float(e[-1]),
@@ -191,32 +198,43 @@ def fig3(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
             for name, c in appendix_c(spec, t).items():
                 ax.loglog(t, c, ls=":" if name == "C9" else "--", color=col, lw=0.8)
             ax.axhline(kh_e, color=col, ls="-.", lw=0.5)
+            if a == 2.0 and hi > 10 * lo:
+                inset = ax.inset_axes((0.4, 0.07, 0.3, 0.25))
+                sel = (t >= lo / 10) & (t <= hi)
+                inset.errorbar(t[sel], k[sel], yerr=e[sel], fmt="o", ms=2, color=col)
+                inset.semilogx(t[sel], arr(th.curves.get("scaling_7"))[sel], "k:", lw=0.8)
+                inset.set_title("α = 2, semi-log", fontsize=6)
+                inset.tick_params(labelsize=5)
+        if in_run:
+            for edge in window:
+                ax.axvline(edge, color="0.7", lw=0.6)
         ax.axhline(ka_e, color="k", ls="-.", lw=0.5)
         ax.set_xlabel("t")
         ax.set_ylabel("κ̄(t)")
-        ax.set_title("solid: PHM (C2); dashed: C8, C10; dotted: C9; dash-dot: κ_A, κ_H",
-                     fontsize=7)
-        ax.legend(fontsize=7)
+        ax.set_title("solid: PHM (C2); dashed: C8, C10; dotted: C9; dash-dot: κ_A, κ_H"
+                     + ("; grey: the window" if in_run else ""), fontsize=7)
+        ax.legend(fontsize=6, loc="lower left")
     rows = {}
     sax = axes[-1]
-    for a, s in sorted(slopes.items()):
-        v = np.array([x for x in s if math.isfinite(x)])
-        err = float(np.std(v, ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
-        rows[f"{a:g}"] = {"slope": float(np.mean(v)), "err": err, "n_sets": int(v.size),
-                          "expected": expected_slope(a), "c7_slope": c7_slopes[a]}
-        sax.errorbar([a], [float(np.mean(v))], yerr=[err], fmt="o", color="C0")
+    for a, sets in sorted(curves.items()):
+        slope, err = pooled_slope(sets, *window)
+        rows[f"{a:g}"] = {"slope": slope, "err": err, "n_sets": len(sets),
+                          "expected": expected_slope(a), "eq7_window": eq7_slopes[a],
+                          "c7_slope": c7_slopes[a]}
+        sax.errorbar([a], [slope], yerr=[err], fmt="o", color="C0")
     aa = np.linspace(1.5, 4.5, 61)
     sax.plot(aa, [expected_slope(x) for x in aa], "k-", lw=0.8, label="eq. (7): (2 − α)/2, −1")
+    sax.plot(list(eq7_slopes), list(eq7_slopes.values()), "kx", label="eq. (7) fitted in window")
     sax.plot(list(c7_slopes), list(c7_slopes.values()), "s", mfc="none", label="C7, same window")
     sax.set_xlabel("α")
-    sax.set_ylabel("d ln κ̄ / d ln t in the subdiffusive window")
+    sax.set_ylabel(f"d ln κ̄ / d ln t, {window[0]:.3g} ≤ t ≤ {window[1]:.3g}")
     sax.legend(fontsize=7)
     fig.suptitle("Fig. 3: κ̄(t) for P_low = P_high ∝ l^−α, carried to κ_H with `exact`")
     ev = np.array(early)
     first = {"kappa_first_over_kappa_A": float(np.mean(ev)) if ev.size else math.nan,
              "err": float(np.std(ev, ddof=1) / math.sqrt(ev.size)) if ev.size > 1 else math.nan,
              "n_points": int(ev.size)}
-    return _png(fig), {"slopes": rows, "early": first, "late": late}
+    return _png(fig), {"slopes": rows, "window": list(window), "early": first, "late": late}
 
 
 # ---- Fig. 4 ---------------------------------------------------------------------------------
@@ -382,5 +400,5 @@ def app_e(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
 
 
 FIGURES: dict[str, Figure] = {
-    "fig2": fig2, "fig3": fig3, "fig4": fig4, "fig5": fig5, "figD1": fig5, "appE": app_e,
+    "fig3": fig3, "fig4": fig4, "fig5": fig5, "figD1": fig5, "appE": app_e,
 }

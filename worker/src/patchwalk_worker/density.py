@@ -268,6 +268,27 @@ def histogram_density(
     return dens, err
 
 
+def density_window(spec: SweepSpec, medium: Medium,
+                   times: ArrayLike) -> tuple[float, FloatArray]:
+    """Source x0 and bin edges (offsets from x0) of a point's ``[density]`` on ``medium``.
+
+    x0 = ``density.x0`` modulo the period (default its middle); ``density.bins`` equal bins
+    over ±``half_width`` (default 4·√(2κ_max t_max)), at most half the period. The lattice
+    record and the Monte-Carlo histograms (:mod:`patchwalk_worker.histogram`) share it.
+    """
+    req = spec.density
+    if req is None:
+        raise ValueError("the spec has no [density] table")
+    length = float(medium.length)
+    x0 = 0.5 * length if req.x0 is None else float(req.x0) % length
+    half = req.half_width
+    if half is None:
+        t_max = float(np.max(np.asarray(times, dtype=np.float64)))
+        half = 4.0 * math.sqrt(2.0 * float(np.max(medium.kappa)) * t_max)
+    half = min(float(half), 0.5 * length)
+    return x0, np.linspace(-half, half, req.bins + 1)
+
+
 def density_record(spec: SweepSpec, point: int, params: dict[str, Any]) -> DensityPoint:
     """The ``[density]`` output of one point of a ``reference`` sweep (stored at finalize).
 
@@ -284,15 +305,11 @@ def density_record(spec: SweepSpec, point: int, params: dict[str, Any]) -> Densi
     times = np.asarray(spec.output_times(), dtype=np.float64)
     medium = build_medium(spec, medium_rng(spec.seed, point, 0), float(times[-1]))
     length = float(medium.length)
-    x0 = 0.5 * length if req.x0 is None else float(req.x0) % length
-    half = req.half_width
-    if half is None:
-        half = 4.0 * math.sqrt(2.0 * float(np.max(medium.kappa)) * float(times[-1]))
-    half = min(float(half), 0.5 * length)
+    x0, edges = density_window(spec, medium, times)
+    half = float(edges[-1])
     dens = point_source_density(medium, x0, times,
                                 cells_per_l_min=spec.reference.cells_per_l_min,
                                 method=spec.reference.method)
-    edges = np.linspace(-half, half, req.bins + 1)
     strip_edges, kap = medium.strip(0)
     off = np.mod(strip_edges - x0 + 0.5 * length, length) - 0.5 * length
     inside = np.nonzero((off[1:-1] > -half) & (off[1:-1] < half))[0] + 1

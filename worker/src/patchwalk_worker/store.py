@@ -38,6 +38,7 @@ from patchwalk_client.sweep import axes, expand_points
 
 from patchwalk_worker import __version__
 from patchwalk_worker.dataset import write_dataset
+from patchwalk_worker.histogram import n_hist_bins, wants_histogram
 from patchwalk_worker.integrity import CHUNK_CODECS, require_verified, verified_done_mask
 from patchwalk_worker.kernels.kernel import escape_distances
 from patchwalk_worker.results import read_results, records, summarise, write_results
@@ -169,6 +170,11 @@ class SweepStore:
                            **common)
             t.create_array("steps", shape=(n_p, k_max), chunks=(1, 1), dtype="i8",
                            fill_value=0, dimension_names=("point", "task"), **common)
+            n_h = max(n_hist_bins(p.spec) if wants_histogram(p.spec) else 0 for p in pts)
+            if n_h:  # point-source histograms (histogram.py), integer counts
+                t.create_array("hist", shape=(n_p, k_max, n_t, n_h), chunks=(1, 1, n_t, n_h),
+                               dtype="i8", fill_value=0,
+                               dimension_names=("point", "task", "t", "bin"), **common)
             t.create_array("done", shape=(n_p, k_max), chunks=(1, 1), dtype="bool",
                            fill_value=False, dimension_names=("point", "task"), **common)
             self.group.attrs.update({
@@ -290,7 +296,20 @@ class SweepStore:
                 self._tasks("esc_reference")[point, task] = ref
         self._tasks("realisation")[point, task] = np.array([result.kappa_A, result.kappa_H])
         self._tasks("steps")[point, task] = int(result.steps)
+        if result.hist is not None and "hist" in self._task_names():
+            h = np.zeros(self._tasks("hist").shape[2:], dtype=np.int64)
+            h[: result.hist.shape[0], : result.hist.shape[1]] = result.hist
+            self._tasks("hist")[point, task] = h
         self._tasks("done")[point, task] = True
+
+    def read_hist(self, point: int) -> np.ndarray | None:
+        """Histogram counts of one point's tasks, (n_tasks, n_times, n_bins + 2); None when
+        the sweep has none (histogram.py)."""
+        if "hist" not in self._task_names():
+            return None
+        k, n_t = self.n_tasks[point], len(self.times[point])
+        n_h = n_hist_bins(self.points[point].spec)
+        return np.asarray(self._tasks("hist")[point, :k, :n_t, :n_h], dtype=np.int64)
 
     def read_point(self, point: int) -> dict[str, np.ndarray]:
         """Per-task arrays of one point, trimmed to its tasks, times and distances."""

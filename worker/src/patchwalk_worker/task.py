@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from patchwalk_worker.first_passage import mean_first_passage
+from patchwalk_worker.histogram import task_histogram
 from patchwalk_worker.kernels.kernel import escape_distances
 from patchwalk_worker.kernels.registry import get_kernel
 from patchwalk_worker.media import Medium, build_medium
@@ -50,6 +51,9 @@ class TaskResult:
         Arithmetic and harmonic means of this task's realisation (eqs 3 and 4).
     steps : int
         Particle-steps done (0 for the reference).
+    hist : ndarray of int64, shape (n_times, n_bins + 2), optional
+        Counts of x(t) − x0 of particles started at the ``[density]`` source
+        (:func:`patchwalk_worker.histogram.task_histogram`).
     esc_reference : ndarray of float64, shape (n_dist, 2), optional
         Exact ⟨τ⟩ and ⟨τ²⟩ of the first passage past each escape distance on this task's
         realisation from a uniform start (:func:`patchwalk_worker.first_passage.
@@ -62,6 +66,9 @@ class TaskResult:
     kappa_H: float
     steps: int
     esc_reference: np.ndarray | None = None
+    #: int64 (n_times, density.bins + 2): point-source histogram counts of the task
+    #: (:mod:`patchwalk_worker.histogram`); None when the point has none
+    hist: np.ndarray | None = None
 
 
 def n_tasks(spec: SweepSpec) -> int:
@@ -116,6 +123,8 @@ def run_task(spec: SweepSpec, point: int, task: int) -> TaskResult:
         kappa_H=float(medium.kappa_H),
         steps=int(res.steps),
         esc_reference=escape_reference(spec, medium),
+        hist=task_histogram(spec, point, task, medium, times, task_particles(spec, task),
+                            task_state(spec.seed, point, task)),
     )
 
 

@@ -14,7 +14,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -143,8 +143,37 @@ def _density(request: Request, sweep_id: str) -> DensityResults:
             "(kernel = 'reference') and submit it again",
             title="No density requested",
         )
-    return DensityResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
-                          **ans.extra)
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "source"]
+    try:
+        keep = filter_points([p.params for p in pts], dict(query))
+    except UnknownAxisError as exc:
+        raise ProblemError(400, str(exc), title="No such points", errors=exc.errors) from exc
+    if request.query_params.get("source", "lattice") == "histogram":
+        pts = _histograms(request, sweep_id, pts, ans)
+    return DensityResults(points=[pts[i] for i in keep], **ans.extra)
+
+
+def _histograms(request: Request, sweep_id: str, lattice: list[Any],
+                ans: _Answer) -> list[Any]:
+    """The Monte-Carlo histogram records of a done sweep's points (tasks' integer counts
+    summed in task order, :func:`patchwalk_worker.histogram.histogram_record`)."""
+    from patchwalk_worker.histogram import histogram_record
+    from patchwalk_worker.store import SweepStore
+
+    if ans.extra.get("partial"):
+        raise ProblemError(409, f"sweep {sweep_id} is not done: histograms are served once "
+                           "every task has finished", title="Sweep not finished")
+    store = SweepStore.open(request.app.state.backend.store_path(sweep_id))
+    out = []
+    for i, rec in enumerate(lattice):
+        counts = store.read_hist(i)
+        if counts is None or not counts.size:
+            raise ProblemError(
+                409, f"sweep {sweep_id} has no Monte-Carlo histograms: they are accumulated "
+                "by the exact kernel in 1D with a [density] table (kernel = 'exact'); use "
+                "?source=lattice for the lattice density", title="No histograms")
+        out.append(histogram_record(rec, counts))
+    return out
 
 
 def _plot(request: Request, sweep_id: str) -> bytes:
@@ -195,8 +224,11 @@ async def theory(request: Request, sweep_id: str) -> Response:
 
 
 @router.get("/sweeps/{sweep_id}/density", response_model=DensityResults)
-async def density(request: Request, sweep_id: str) -> Response:
-    """n(x, t) of a point source per point (``[density]`` of the spec; Fig. 2)."""
+async def density(request: Request, sweep_id: str,
+                  source: Literal["lattice", "histogram"] = "lattice") -> Response:
+    """n(x, t) of a point source per point (``[density]`` of the spec; Fig. 2): evolved on
+    the lattice (``source=lattice``, default) or counted from Monte-Carlo particles started at
+    the source (``source=histogram``; exact kernel, 1D, done sweeps)."""
     return await _json_route(request, sweep_id, "density", _density)
 
 
