@@ -95,3 +95,24 @@ def test_store_without_checksums_still_opens(tmp_path: Path, monkeypatch: pytest
     _chunk(path, "sums", 0, 0).unlink()
     assert sorted(verify_store(SweepStore.open(path)).bad) == [(0, 0)]
     record("store without checksums", "opens; missing/undecodable chunks found, bit flips not")
+
+
+def test_every_per_task_array_is_verified(tmp_path: Path) -> None:
+    """``esc_reference`` and the point-source ``hist`` are checked like ``sums``: a deleted or
+    flipped chunk of either marks exactly its task as bad."""
+    spec = {**SMALL_SPEC, "particles": {"count": 400, "per_task": 200},
+            "times": {"min": 0.01, "max": 3.0, "count": 3}, "density": {"bins": 20},
+            "sweep": {}}
+    path = tmp_path / "h.zarr"
+    store = SweepStore.create_or_open(path, parse_spec(spec))
+    for p, k in store.pending():
+        execute_task(str(path), p, k)
+    assert verify_store(SweepStore.open(path)).ok
+    _chunk(path, "hist", 0, 1).unlink()
+    ref = _chunk(path, "esc_reference", 0, 0)
+    raw = ref.read_bytes()
+    ref.write_bytes(raw[:8] + bytes([raw[8] ^ 0x01]) + raw[9:])
+    report = verify_store(SweepStore.open(path))
+    assert set(report.bad) == {(0, 0), (0, 1)}, report.bad
+    assert "hist" in report.bad[(0, 1)] and "esc_reference" in report.bad[(0, 0)]
+    record("corruption: esc_reference flip, hist chunk deleted", "both found")
