@@ -93,7 +93,7 @@ GALLERY: dict[str, Entry] = {
     "fig5": Entry("fig5.toml", (
         {"medium": {"length": 400.0, "l_perp": 0.2, "low": {"kappa": 1e-2},
                     "high": {"patches": {"l_max": 20.0}}},
-         "particles": {"count": 40, "per_task": 10}, "times": {"max": 3e3, "count": 13},
+         "particles": {"count": 80, "per_task": 10}, "times": {"max": 3e3, "count": 13},
          "sweep": {"medium.kappa_perp": [0.0, 1e-3, 1e-2]}},
     )),
     "appE": Entry("appE.toml", (

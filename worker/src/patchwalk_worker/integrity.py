@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 CHUNK_CODECS = (ZstdCodec(level=0, checksum=False), Crc32cCodec())
 
 #: The per-task arrays, ``done`` last (the order a task writes them); ``esc`` and
-#: ``esc_reference`` only with escape distances, ``hist`` only for points with histograms.
+#: ``esc_reference`` only with escape distances, ``hist`` only in stores with histograms.
 TASK_ARRAYS = ("sums", "esc", "esc_reference", "realisation", "steps", "hist", "done")
 
 
@@ -76,20 +76,13 @@ def has_checksums(store: SweepStore) -> bool:
     return any(isinstance(c, Crc32cCodec) for c in arr.metadata.codecs)  # type: ignore[union-attr]
 
 
-def _arrays(store: SweepStore, point: int | None = None) -> list[str]:
-    """The per-task arrays a task of ``point`` writes (of any point when None).
-
-    ``esc``/``esc_reference`` only when the sweep has escape distances (and the store is new
-    enough to hold ``esc_reference``), ``hist`` only for points that accumulate histograms.
-    """
-    from .histogram import wants_histogram
-
+def _arrays(store: SweepStore) -> list[str]:
+    """The per-task arrays every finished task has written (``esc``/``esc_reference`` only
+    when the sweep has escape distances; ``esc_reference`` and ``hist`` where the store has
+    them)."""
     n_d = store._tasks("esc").shape[2]
     names = store._task_names()
-    hist = "hist" in names and (
-        point is None or wants_histogram(store.points[point].spec))
-    return [a for a in TASK_ARRAYS if a in names
-            and (n_d or a not in ("esc", "esc_reference")) and (hist or a != "hist")]
+    return [a for a in TASK_ARRAYS if a in names and (n_d or a not in ("esc", "esc_reference"))]
 
 
 def _chunk_path(store: SweepStore, name: str, point: int, task: int) -> Path:
@@ -104,7 +97,7 @@ def task_problem(store: SweepStore, point: int, task: int) -> str | None:
 
     Each chunk the task wrote must exist and decode (crc32c checked when present).
     """
-    for name in _arrays(store, point):
+    for name in _arrays(store):
         if not _chunk_path(store, name, point, task).is_file():
             return f"chunk tasks/{name} is missing"
         try:
@@ -132,10 +125,8 @@ def verify_store(store: SweepStore) -> VerifyReport:
     if not finished:
         return report
     suspects: set[tuple[int, int]] = set()
-    per_point = {p: _arrays(store, p) for p in {p for p, _ in finished}}
     for name in _arrays(store):
-        suspects.update(t for t in finished if name in per_point[t[0]]
-                        and not _chunk_path(store, name, *t).is_file())
+        suspects.update(t for t in finished if not _chunk_path(store, name, *t).is_file())
         try:
             store._tasks(name)[...]
         except Exception:

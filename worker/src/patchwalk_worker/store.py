@@ -290,15 +290,17 @@ class SweepStore:
             esc = np.full((n_d, 3), np.nan)
             esc[: result.esc.shape[0]] = result.esc
             self._tasks("esc")[point, task] = esc
-            if result.esc_reference is not None and "esc_reference" in self._task_names():
+            if "esc_reference" in self._task_names():  # always written: verified per task
                 ref = np.full((n_d, 2), np.nan)
-                ref[: result.esc_reference.shape[0]] = result.esc_reference
+                if result.esc_reference is not None:
+                    ref[: result.esc_reference.shape[0]] = result.esc_reference
                 self._tasks("esc_reference")[point, task] = ref
         self._tasks("realisation")[point, task] = np.array([result.kappa_A, result.kappa_H])
         self._tasks("steps")[point, task] = int(result.steps)
-        if result.hist is not None and "hist" in self._task_names():
+        if "hist" in self._task_names():  # every task writes a row (zeros without histogram)
             h = np.zeros(self._tasks("hist").shape[2:], dtype=np.int64)
-            h[: result.hist.shape[0], : result.hist.shape[1]] = result.hist
+            if result.hist is not None:
+                h[: result.hist.shape[0], : result.hist.shape[1]] = result.hist
             self._tasks("hist")[point, task] = h
         self._tasks("done")[point, task] = True
 
