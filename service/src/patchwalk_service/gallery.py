@@ -119,7 +119,7 @@ GALLERY: dict[str, Entry] = {
          "sweep": {**_alphas(3.5, 3.6667), "seed": [51, 52, 53, 54, 55, 56]}},
     )),
     "figD1": Entry("figD1.toml", (
-        {"medium": {"length": 200.0}, "particles": {"count": 40, "per_task": 10},
+        {"medium": {"length": 200.0}, "particles": {"count": 160, "per_task": 20},
          "times": {"max": 1e3, "count": 13},
          "sweep": {"medium.kappa_perp": [0.0, 1e-4, 1e-3]}},
     )),
