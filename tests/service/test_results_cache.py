@@ -8,23 +8,33 @@ import pytest
 from patchwalk_service.cache import ResultsCache, _build_once
 
 KEY = ("0123456789abcdef", "kappa", "")
+Answer = tuple[str, bytes, bool, str | None]
+
+
+class Builder:
+    """A build that takes ``delay`` s and counts how often it ran."""
+
+    def __init__(self, body: bytes, final: bool, delay: float) -> None:
+        self.body, self.final, self.delay, self.builds = body, final, delay, 0
+
+    async def __call__(self) -> tuple[str, bytes, bool]:
+        self.builds += 1
+        await asyncio.sleep(self.delay)
+        return "application/json", self.body, self.final
+
+    def concurrently(self, cache: ResultsCache, n: int) -> list[Answer]:
+        """``n`` concurrent requests of KEY."""
+        async def main() -> list[Answer]:
+            return await asyncio.gather(*(_build_once(cache, KEY, self) for _ in range(n)))
+
+        return asyncio.run(main())
 
 
 def test_concurrent_requests_share_one_build() -> None:
     cache = ResultsCache()
-    builds = 0
-
-    async def build() -> tuple[str, bytes, bool]:
-        nonlocal builds
-        builds += 1
-        await asyncio.sleep(0.05)
-        return "application/json", b'{"points":[]}', True
-
-    async def main() -> list[tuple[str, bytes, bool, str | None]]:
-        return await asyncio.gather(*(_build_once(cache, KEY, build) for _ in range(50)))
-
-    answers = asyncio.run(main())
-    assert builds == 1 and len(set(answers)) == 1
+    build = Builder(b'{"points":[]}', True, 0.05)
+    answers = build.concurrently(cache, 50)
+    assert build.builds == 1 and len(set(answers)) == 1
     media_type, body, final, etag = answers[0]
     assert final and etag is not None and cache.get(KEY) == (etag, media_type, body)
     assert not cache.building
@@ -32,22 +42,12 @@ def test_concurrent_requests_share_one_build() -> None:
 
 def test_partial_answers_are_shared_but_never_kept() -> None:
     cache = ResultsCache()
-    builds = 0
-
-    async def build() -> tuple[str, bytes, bool]:
-        nonlocal builds
-        builds += 1
-        await asyncio.sleep(0.02)
-        return "application/json", b'{"partial":true}', False
-
-    async def main() -> list[tuple[str, bytes, bool, str | None]]:
-        return await asyncio.gather(*(_build_once(cache, KEY, build) for _ in range(5)))
-
-    answers = asyncio.run(main())
-    assert builds == 1 and all(a[3] is None for a in answers)
+    build = Builder(b'{"partial":true}', False, 0.02)
+    answers = build.concurrently(cache, 5)
+    assert build.builds == 1 and all(a[3] is None for a in answers)
     assert cache.get(KEY) is None
-    asyncio.run(main())
-    assert builds == 2  # built again: a partial answer is never served from the cache
+    build.concurrently(cache, 5)
+    assert build.builds == 2  # built again: a partial answer is never served from the cache
 
 
 def test_an_error_reaches_every_waiter_and_nothing_is_kept() -> None:
@@ -68,10 +68,7 @@ def test_an_error_reaches_every_waiter_and_nothing_is_kept() -> None:
 
 def test_an_answer_built_across_a_purge_is_not_kept() -> None:
     cache = ResultsCache()
-
-    async def build() -> tuple[str, bytes, bool]:
-        await asyncio.sleep(0.02)
-        return "application/json", b"{}", True
+    build = Builder(b"{}", True, 0.02)
 
     async def main() -> None:
         task = asyncio.create_task(_build_once(cache, KEY, build))
@@ -85,15 +82,9 @@ def test_an_answer_built_across_a_purge_is_not_kept() -> None:
 
 def test_a_waiter_builds_itself_when_the_builder_is_cancelled() -> None:
     cache = ResultsCache()
-    builds = 0
+    build = Builder(b"{}", True, 0.05)
 
-    async def build() -> tuple[str, bytes, bool]:
-        nonlocal builds
-        builds += 1
-        await asyncio.sleep(0.05)
-        return "application/json", b"{}", True
-
-    async def main() -> tuple[str, bytes, bool, str | None]:
+    async def main() -> Answer:
         first = asyncio.create_task(_build_once(cache, KEY, build))
         await asyncio.sleep(0.005)
         second = asyncio.create_task(_build_once(cache, KEY, build))
@@ -104,4 +95,4 @@ def test_a_waiter_builds_itself_when_the_builder_is_cancelled() -> None:
         return await second
 
     answer = asyncio.run(main())
-    assert builds == 2 and answer[3] is not None and cache.get(KEY) is not None
+    assert build.builds == 2 and answer[3] is not None and cache.get(KEY) is not None
