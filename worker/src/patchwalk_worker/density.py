@@ -23,14 +23,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numba as nb
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from patchwalk_client.models import DensityPoint
 
 from patchwalk_worker.media import Medium, build_medium
 from patchwalk_worker.reference import EIGEN_MAX_CELLS, Lattice, build_lattice, dense_operator
-from patchwalk_worker.reference_solvers import _thomas2
+from patchwalk_worker.reference_solvers import cyclic_solve
 from patchwalk_worker.rng import medium_rng
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,41 +41,6 @@ FloatArray = NDArray[np.float64]
 DENSITY_NODES = 16
 DENSITY_STEP = 2.7
 DENSITY_MU = 0.3
-
-
-@nb.njit(cache=True)
-def cyclic_solve(d: np.ndarray, e: np.ndarray, z: complex,
-                 r: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
-    """Solve (zI + A) x = r for the cyclic tridiagonal A (diagonal ``d``, ``e[i]`` coupling i and
-    i+1, ``e[N−1]`` coupling N−1 and 0); complex ``z`` off (−∞, 0]."""
-    n = d.shape[0]
-    sub = np.zeros(n, dtype=np.complex128)
-    sup = np.zeros(n, dtype=np.complex128)
-    diag = np.empty(n, dtype=np.complex128)
-    rhs = np.empty(n, dtype=np.complex128)
-    u = np.zeros(n, dtype=np.complex128)
-    cp = np.empty(n, dtype=np.complex128)
-    x = np.empty(n, dtype=np.complex128)
-    y = np.empty(n, dtype=np.complex128)
-    corner = e[n - 1]
-    for i in range(n):
-        if i > 0:
-            sub[i] = e[i - 1]
-        if i < n - 1:
-            sup[i] = e[i]
-        diag[i] = z + d[i]
-        rhs[i] = r[i]
-    gamma = -diag[0]
-    diag[0] = diag[0] - gamma
-    diag[n - 1] = diag[n - 1] - corner * corner / gamma
-    u[0] = gamma
-    u[n - 1] = corner
-    _thomas2(sub, diag, sup, rhs, u, cp, x, y)
-    # Sherman–Morrison with v = (1, 0, …, 0, corner/γ)
-    fact = (x[0] + corner * x[n - 1] / gamma) / (1.0 + y[0] + corner * y[n - 1] / gamma)
-    for i in range(n):
-        x[i] -= fact * y[i]
-    return x
 
 
 def evolve(lat: Lattice, p0: ArrayLike, times: ArrayLike, method: str = "auto") -> FloatArray:

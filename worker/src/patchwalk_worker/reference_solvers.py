@@ -37,6 +37,41 @@ def _thomas2(sub: np.ndarray, diag: np.ndarray, sup: np.ndarray, r1: np.ndarray,
 
 
 @nb.njit(cache=True)
+def cyclic_solve(d: np.ndarray, e: np.ndarray, z: complex,
+                 r: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
+    """Solve (zI + A) x = r for the cyclic tridiagonal A (diagonal ``d``, ``e[i]`` coupling i and
+    i+1, ``e[N−1]`` coupling N−1 and 0); complex ``z`` off (−∞, 0]."""
+    n = d.shape[0]
+    sub = np.zeros(n, dtype=np.complex128)
+    sup = np.zeros(n, dtype=np.complex128)
+    diag = np.empty(n, dtype=np.complex128)
+    rhs = np.empty(n, dtype=np.complex128)
+    u = np.zeros(n, dtype=np.complex128)
+    cp = np.empty(n, dtype=np.complex128)
+    x = np.empty(n, dtype=np.complex128)
+    y = np.empty(n, dtype=np.complex128)
+    corner = e[n - 1]
+    for i in range(n):
+        if i > 0:
+            sub[i] = e[i - 1]
+        if i < n - 1:
+            sup[i] = e[i]
+        diag[i] = z + d[i]
+        rhs[i] = r[i]
+    gamma = -diag[0]
+    diag[0] = diag[0] - gamma
+    diag[n - 1] = diag[n - 1] - corner * corner / gamma
+    u[0] = gamma
+    u[n - 1] = corner
+    _thomas2(sub, diag, sup, rhs, u, cp, x, y)
+    # Sherman–Morrison with v = (1, 0, …, 0, corner/γ)
+    fact = (x[0] + corner * x[n - 1] / gamma) / (1.0 + y[0] + corner * y[n - 1] / gamma)
+    for i in range(n):
+        x[i] -= fact * y[i]
+    return x
+
+
+@nb.njit(cache=True)
 def resolvent_forms(
     d: np.ndarray, e: np.ndarray, beta: np.ndarray, z: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - numba
@@ -57,35 +92,12 @@ def resolvent_forms(
     -------
     complex128 (K,)
     """
-    n = d.shape[0]
     nz = z.shape[0]
     res = np.empty(nz, dtype=np.complex128)
-    sub = np.empty(n, dtype=np.complex128)
-    sup = np.empty(n, dtype=np.complex128)
-    diag = np.empty(n, dtype=np.complex128)
-    rhs = np.empty(n, dtype=np.complex128)
-    u = np.zeros(n, dtype=np.complex128)
-    cp = np.empty(n, dtype=np.complex128)
-    x = np.empty(n, dtype=np.complex128)
-    y = np.empty(n, dtype=np.complex128)
-    corner = e[n - 1]
-    for i in range(n):
-        sub[i] = e[i - 1] if i > 0 else 0.0
-        sup[i] = e[i] if i < n - 1 else 0.0
-        rhs[i] = beta[i]
     for k in range(nz):
-        zk = z[k]
-        for i in range(n):
-            diag[i] = zk + d[i]
-        gamma = -diag[0]
-        diag[0] = diag[0] - gamma
-        diag[n - 1] = diag[n - 1] - corner * corner / gamma
-        u[0] = gamma
-        u[n - 1] = corner
-        _thomas2(sub, diag, sup, rhs, u, cp, x, y)
-        fact = (x[0] + corner * x[n - 1] / gamma) / (1.0 + y[0] + corner * y[n - 1] / gamma)
+        x = cyclic_solve(d, e, z[k], beta)
         acc = 0.0 + 0.0j
-        for i in range(n):
-            acc += beta[i] * (x[i] - fact * y[i])
+        for i in range(d.shape[0]):
+            acc += beta[i] * x[i]
         res[k] = acc
     return res
