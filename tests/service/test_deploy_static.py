@@ -71,6 +71,8 @@ def test_job_script_prologue_puts_caches_on_node_local_storage(
     assert "${PATCHWALK_NODE_LOCAL:-/tmp}" in script
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         assert f"export {var}=1" in lines
+    # the batch workers' HTTP servers answer /health only, like the embedded ones
+    assert "export DASK_DISTRIBUTED__WORKER__HTTP__ROUTES='[\"distributed.http.health\"]'" in lines
     words = _worker_words(script)
     assert words[words.index("--local-directory") + 1] == "$PATCHWALK_WORKER_DIR"
 

@@ -48,8 +48,10 @@ WORKER_ENV = {
     "MKL_NUM_THREADS": "1",
 }
 
-#: The scheduler's HTTP server only answers /health unless a dashboard is asked for.
-_HEALTH_ONLY = {"distributed.scheduler.http.routes": ["distributed.http.health"]}
+#: The scheduler's and the workers' HTTP servers only answer /health unless a dashboard is asked
+#: for (the workers' default routes also serve /metrics and distributed's static files).
+_HEALTH_ONLY = {"distributed.scheduler.http.routes": ["distributed.http.health"],
+                "distributed.worker.http.routes": ["distributed.http.health"]}
 
 
 class ClusterSession:

@@ -97,7 +97,8 @@ def lifetime_for(walltime_s: float) -> tuple[float, float]:
 
 
 def prologue(kind: str) -> list[str]:
-    """Shell lines run in each job before the worker: node-local caches, one thread each."""
+    """Shell lines run in each job before the worker: node-local caches, one thread each, and
+    a worker HTTP server that answers /health only (no /metrics, no static files)."""
     job_id = "${SLURM_JOB_ID:-${PBS_JOBID:-$$}}"
     lines = [
         'PATCHWALK_NODE_DIR="${PATCHWALK_NODE_LOCAL:-/tmp}/patchwalk-${USER:-$(id -un)}"',
@@ -106,6 +107,7 @@ def prologue(kind: str) -> list[str]:
         'mkdir -p -m 700 "$PATCHWALK_WORKER_DIR" "$NUMBA_CACHE_DIR"',
     ]
     lines += [f"export {name}=1" for name in THREAD_ENV]
+    lines.append("export DASK_DISTRIBUTED__WORKER__HTTP__ROUTES='[\"distributed.http.health\"]'")
     return lines
 
 
