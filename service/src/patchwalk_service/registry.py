@@ -100,6 +100,12 @@ class Registry:
                 self._conn.execute("ALTER TABLE sweeps ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
             self._conn.commit()
 
+    @property
+    def version(self) -> int:
+        """A number that changes whenever a row is written (inserted, updated, deleted):
+        SQLite's count of the rows this one connection changed."""
+        return int(self._conn.total_changes)
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:

@@ -77,12 +77,6 @@ def json_bytes(model: Any) -> bytes:
     return bytes(JSONResponse(jsonable_encoder(model)).body)
 
 
-def registry_version(registry: Registry) -> int:
-    """A number that changes whenever a row of ``registry`` is written (inserted, updated,
-    deleted): SQLite's count of the rows its one connection changed."""
-    return int(registry._conn.total_changes)
-
-
 class StatusBoard:
     """Rendered status answers per sweep, valid until the registry or the scheduler changes.
 
@@ -99,7 +93,7 @@ class StatusBoard:
 
     def version(self) -> tuple[int, int]:
         """What every snapshot is valid for: (registry writes, scheduler changes)."""
-        return registry_version(self.registry), self.scheduler.changes
+        return self.registry.version, self.scheduler.changes
 
     def get(self, sweep_id: str) -> bytes | None:
         """The status of ``sweep_id`` as JSON bytes, or None when there is no such sweep."""
