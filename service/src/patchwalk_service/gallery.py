@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +72,29 @@ _FIG3_CONVERGE: dict[str, Any] = {
 _BEYOND_QUICK: dict[str, Any] = {"medium.low.kappa": [1e-4, 1e-6],
                                  "medium.high.patches.alpha": [2.5, 3.0]}
 
+def _kappa_perp_runs(base: Mapping[str, Any], groups: Sequence[tuple[Sequence[float], float, int]],
+                     ) -> tuple[dict[str, Any], ...]:
+    """One run per group of κ⊥ with its own t_max (``times.count`` log-spaced times): a small κ⊥
+    needs t ≫ τ⊥ = l⊥²/κ⊥, a large one costs events at rate ≈ κ⊥/l⊥² per unit time."""
+    return tuple({**base, "times": {"max": t_max, "count": count},
+                  "sweep": {"medium.kappa_perp": list(kp)}} for kp, t_max, count in groups)
+
+
+#: Fig. 5 at the size of the gallery page: l_max/l_min = 100 (caption: 400), κ⊥ ≤ 0.1, each
+#: range of κ⊥ to its own t_max (the caption's size: ≈ 2·10⁵ CPU-hours by `--dry-run`).
+_FIG5_FULL = _kappa_perp_runs(
+    {"medium": {"length": 5000.0, "high": {"patches": {"l_max": 100.0}}}},
+    [((0.0,), 1e7, 37), ((1e-4, 1e-3), 1e5, 29), ((1e-2,), 1e4, 25), ((1e-1,), 1e3, 21)])
+#: Fig. D1 at the size of the gallery page: κ⊥ from 0 to 1, each range to its own t_max.
+_FIGD1_FULL = _kappa_perp_runs(
+    {}, [((0.0, 1e-5, 1e-4), 1e5, 33), ((1e-3,), 1e4, 29), ((1e-2, 1e-1), 1e3, 25),
+         ((1.0,), 1e2, 21)])
+#: Appendix E's single-phase limit (one κ everywhere): the persistent random walk
+_APPE_SINGLE: dict[str, Any] = {
+    "medium": {"patches": [[100.0, 1.0]], "high": None, "low": None, "length": None},
+    "particles": {"count": 400, "per_task": 20}, "times": {"min": 1e-2, "max": 1e3, "count": 11},
+    "sweep": None}
+
 #: The gallery, in the paper's order. Quick sizes keep every claim testable in CI.
 GALLERY: dict[str, Entry] = {
     "fig2": Entry("fig2.toml", (
@@ -95,19 +118,16 @@ GALLERY: dict[str, Entry] = {
                     "high": {"patches": {"l_max": 20.0}}},
          "particles": {"count": 80, "per_task": 10}, "times": {"max": 3e3, "count": 13},
          "sweep": {"medium.kappa_perp": [0.0, 1e-3, 1e-2]}},
-    )),
+    ), full=_FIG5_FULL),
     "appE": Entry("appE.toml", (
         {"medium": {"length": 500.0, "high": {"kappa": 1.0},
                     "low": {"kappa": 1e-2}},
          "particles": {"count": 100, "per_task": 25}, "times": {"min": 1e-2, "max": 1e4,
                                                                "count": 13},
          "sweep": {"medium.high.kappa": [1.0, 10.0]}},
-        # the single-phase limit (one κ everywhere): the persistent random walk
-        {"medium": {"patches": [[100.0, 1.0]], "high": None, "low": None, "length": None},
-         "particles": {"count": 400, "per_task": 20}, "times": {"min": 1e-2, "max": 1e3,
-                                                                "count": 11},
-         "sweep": None},
-    )),
+        _APPE_SINGLE,
+    ), full=({}, {**_APPE_SINGLE, "particles": {"count": 4000, "per_task": 200},
+                  "times": {"min": 1e-2, "max": 1e3, "count": 21}})),
     "beyond_contrast": Entry("beyond_contrast.toml", (
         {"particles": {"count": 4}, "times": {"count": 27}, "sweep": _BEYOND_QUICK},
         {"kernel": "exact", "particles": {"count": 2000, "per_task": 500},
@@ -122,7 +142,7 @@ GALLERY: dict[str, Entry] = {
         {"medium": {"length": 200.0}, "particles": {"count": 160, "per_task": 20},
          "times": {"max": 1e3, "count": 13},
          "sweep": {"medium.kappa_perp": [0.0, 1e-4, 1e-3]}},
-    )),
+    ), full=_FIGD1_FULL),
 }
 
 

@@ -325,11 +325,16 @@ def fig4(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
 # ---- Fig. 5 and D1 --------------------------------------------------------------------------
 
 def fig5(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
-    """κ̄(t) in 2D for a range of κ⊥, and converged κ̄_2D against κ⊥ with (10), (11)."""
-    run = runs[0]
-    assert run.kappa2d is not None
+    """κ̄(t) in 2D for a range of κ⊥, and converged κ̄_2D against κ⊥ with (10), (11).
+
+    The runs differ only in κ⊥ and t_max (each range of κ⊥ run as long as it needs); their
+    points are drawn together, in order of κ⊥.
+    """
+    kappa = sorted((p for r in runs for p in r.kappa.points), key=lambda p: p.kappa_perp or 0)
+    pts = sorted((p for r in runs if r.kappa2d is not None for p in r.kappa2d.points),
+                 key=lambda p: p.kappa_perp or 0)
     fig, (ax, bx) = _axes(2)
-    for p in run.kappa.points:
+    for p in kappa:
         ax.errorbar(arr(p.t), arr(p.kappa), yerr=arr(p.kappa_err), fmt="-o", ms=2,
                     label=f"κ⊥ = {p.kappa_perp or 0:g}")
     ax.set_xscale("log")
@@ -337,7 +342,6 @@ def fig5(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
     ax.set_xlabel("t")
     ax.set_ylabel("κ̄_2D(t) = ⟨Δx²⟩/2t")
     ax.legend(fontsize=7)
-    pts = run.kappa2d.points
     kp = arr([p.kappa_perp for p in pts])
     floor = np.nanmin(kp[kp > 0]) / 10 if np.any(kp > 0) else 1e-6
     xs = np.where(kp > 0, kp, floor)
@@ -353,10 +357,11 @@ def fig5(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
     bx.set_xlabel("κ⊥")
     bx.set_ylabel("converged κ̄_2D")
     bx.legend(fontsize=7)
-    fig.suptitle(str(run.spec.get("name", "")))
+    fig.suptitle(str(runs[0].spec.get("name", "")))
     rows = [{"kappa_perp": float(kp[i]), "kappa_2d": float(k2[i]), "err": float(e2[i]),
-             "converged": pts[i].converged, "eq10": pts[i].heuristic_10,
-             "eq11": pts[i].heuristic_11, "kappa_A": float(ka[i]), "kappa_H": float(kh[i])}
+             "t_max": float(arr(kappa[i].t)[-1]), "converged": pts[i].converged,
+             "eq10": pts[i].heuristic_10, "eq11": pts[i].heuristic_11,
+             "kappa_A": float(ka[i]), "kappa_H": float(kh[i])}
             for i in range(len(pts))]
     return _png(fig), {"points": rows}
 
