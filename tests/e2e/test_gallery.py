@@ -137,9 +137,12 @@ def _check_2d(points: list[dict[str, Any]]) -> None:
     for i in range(1, len(k)):  # rises with κ⊥ (non-decreasing within the errors)
         assert k[i] >= k[i - 1] - K * math.hypot(err[i], err[i - 1]), (i, k)
     assert k[-1] > k[0] + K * math.hypot(err[-1], err[0])
+    for p in points:  # eq. (10), a heuristic: within a factor 3 of every point (docs/gallery.md)
+        if p["kappa_perp"] > 0:
+            assert p["eq10"] / 3 - K * p["err"] <= p["kappa_2d"] <= 3 * p["eq10"] + K * p["err"], p
 
 
-def test_fig5_kappa_2d_between_kappa_H_and_kappa_A_rising_with_kappa_perp(
+def test_fig5_kappa_2d_between_kappa_H_and_kappa_A_rising_with_kappa_perp_near_eq10(
         gallery: dict[str, dict[str, Any]]) -> None:
     _check_2d(gallery["fig5"]["points"])
     _check_2d(gallery["figD1"]["points"])
