@@ -20,6 +20,14 @@ them). We therefore *measure* it:
   declared upper bound (``Kernel.cost``) so it never exceeds the budget either. Escape
   distances and every other option act on the pilot as on the real run, so the model needs no
   update when a kernel's step rule changes.
+* **escape.stop** — a particle stops once it has passed the largest escape distance, so
+  s(t) saturates: the pilot runs with the stop (every kernel of this module honours it, the
+  euler and pitch kernels included, whose count·t_max/Δt would be far too high), and the
+  extrapolation beyond the last rung charges only the particles still walking there:
+  s(t_max) = s(T) + f(T)·r·(t_max − T), with f(T) the fraction not yet escaped and r the
+  steps per walking particle and unit time over the last rung interval (its walking fraction
+  taken as the mean of its ends'). ``benchmarks/bench_escape_stop.py`` checks the estimate
+  against the steps the run then took.
 * **kernels with a known step count** (``euler``, ``pitch``: count·t_max/Δt exactly;
   ``reference``: its cell-updates) take their declared ``Kernel.cost``; the pilot only times
   them (task 0's particles on a horizon of ≥ :data:`PILOT_SECONDS`, or t_max; the reference
@@ -213,7 +221,8 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
     if kernel.name == "reference":
         return _reference_cost(spec, point, n_task, formula, t_medium)
     n_p = PILOT_PARTICLES  # its own particles: as many for a tiny task as for a big one
-    if kernel.name in EXACT_COUNT:  # steps known: one timing run of about PILOT_STEPS
+    stop = spec.escape.stop and bool(spec.escape.distances)
+    if kernel.name in EXACT_COUNT and not stop:  # steps known: one timing run of PILOT_STEPS
         steps_pp = formula / count
         n_p = max(1, min(task_particles(spec, 0), PILOT_MAX_PARTICLES))
         horizon = t_max * min(1.0, PILOT_STEPS / (n_p * steps_pp))
@@ -229,12 +238,15 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
     bound_pp = formula / count / t_max  # upper bound of steps per particle per unit time
     horizon = min(float(times[0]), PILOT_STEPS / n_p / max(bound_pp, 1e-300))
     horizon = min(max(horizon, t_max * 1e-12), t_max)
-    prev: tuple[float, float] | None = None
+    prev: tuple[float, float, float] | None = None  # (horizon, steps per particle, walking)
+    far = int(np.argmax(spec.escape.distances)) if stop else 0
     while True:
         c0 = time.thread_time()
         res = kernel.run(spec, medium, _rung_times(times, horizon), n_p, state.copy())
         wall = time.thread_time() - c0
         s_pp = res.steps / n_p
+        # fraction still walking at the horizon (all of them without escape.stop)
+        walking = 1.0 - float(res.esc[far, 0]) / n_p if stop else 1.0
         if horizon >= t_max:
             more = min(int(PILOT_STEPS / max(res.steps, 1)), PILOT_MAX_PARTICLES // n_p)
             if more >= 2:
@@ -243,10 +255,14 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
             steps_pp = s_pp
             break
         if res.steps * PILOT_GROWTH > PILOT_STEPS:
-            rate = s_pp / horizon if prev is None else (s_pp - prev[1]) / (horizon - prev[0])
-            steps_pp = s_pp + max(rate, 0.0) * (t_max - horizon)
+            if prev is None:
+                rate = s_pp / horizon / (0.5 * (1.0 + walking))
+            else:
+                rate = (s_pp - prev[1]) / (horizon - prev[0]) / max(0.5 * (prev[2] + walking),
+                                                                    1e-12)
+            steps_pp = s_pp + walking * max(rate, 0.0) * (t_max - horizon)
             break
-        prev = (horizon, s_pp)
+        prev = (horizon, s_pp, walking)
         horizon = min(horizon * PILOT_GROWTH, t_max)
     ns = 1e9 * wall / max(res.steps, 1)
     return _totals(spec, n_task, steps_pp, ns, t_medium, "pilot")
