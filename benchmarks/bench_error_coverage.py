@@ -36,10 +36,10 @@ from patchwalk_worker.patches import PowerLaw
 from patchwalk_worker.reference import reference_msd
 from patchwalk_worker.rng import task_state
 from patchwalk_worker.student import Z975, t975
+from patchwalk_worker.escape import escape_summary
 from patchwalk_worker.summary import (
     _ols_weights,
     combine_kappa,
-    escape_summary,
     kappa_2d,
     late_window,
 )

@@ -292,7 +292,8 @@ class SweepStore:
         n_d, n_e = self._tasks("esc").shape[2:]
         if n_d:  # an older store (3 columns) keeps its shape: the first columns are the same
             esc = np.full((n_d, n_e), np.nan)
-            esc[: result.esc.shape[0]] = result.esc[:, :n_e]
+            got = result.esc[:, :n_e]
+            esc[: got.shape[0], : got.shape[1]] = got
             self._tasks("esc")[point, task] = esc
             if "esc_reference" in self._task_names():  # always written: verified per task
                 ref = np.full((n_d, 2), np.nan)
