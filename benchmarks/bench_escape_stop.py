@@ -59,6 +59,22 @@ TABLE: list[tuple[str, SweepSpec]] = [
 ]
 
 
+def _fig4_point(alpha: float, energy: float) -> SweepSpec:
+    """One point of examples/gallery/fig4.toml (its first task's 100 particles)."""
+    from pathlib import Path
+
+    from patchwalk_client.spec import load_spec
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "gallery" / "fig4.toml"
+    d = load_spec(path).model_dump(mode="json")
+    d.update(sweep={}, energy=energy, particles={"count": 100, "per_task": 100})
+    d["medium"]["high"]["patches"]["alpha"] = alpha
+    return parse_spec(d)
+
+
+TABLE += [("fig4 a=3 E=10", _fig4_point(3.0, 10.0)), ("fig4 a=1.5 E=5.6", _fig4_point(1.5, 5.623))]
+
+
 def measured(s: SweepSpec) -> float:
     """Particle-steps of every task of point 0 (what the store's ``steps`` would hold)."""
     return float(sum(run_task(s, 0, k).steps for k in range(n_tasks(s))))

@@ -27,8 +27,11 @@ them). We therefore *measure* it:
   s(t_max) = s(T) + r·∫_T^{t_max} f(t) dt, with f the fraction not yet escaped (measured at
   the last two rungs, continued as the power law through them) and r the steps per walking
   particle and unit time over the last rung interval (its walking fraction taken as the mean
-  of its ends'). ``benchmarks/bench_escape_stop.py`` checks the estimate against the steps
-  the run then took (docs/engine.md).
+  of its ends'); where the exact ⟨τ⟩ of the realisation is known (1D: the first-passage
+  solve each task does anyway) the time walked after T is at most min(⟨τ⟩, t_max) minus the
+  time walked by T, which caps the continuation when the pilot's rungs end before any escape.
+  ``benchmarks/bench_escape_stop.py`` checks the estimate against the steps the run then
+  took (docs/engine.md).
 * **kernels with a known step count** (``euler``, ``pitch``: count·t_max/Δt exactly;
   ``reference``: its cell-updates) take their declared ``Kernel.cost``; the pilot only times
   them (task 0's particles on a horizon of ≥ :data:`PILOT_SECONDS`, or t_max; the reference
@@ -213,11 +216,13 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
     c0 = time.thread_time()
     medium = build_medium(spec, medium_rng(spec.seed, point, 0), t_max)
     t_medium = time.thread_time() - c0
+    mean_tau = math.nan  # exact ⟨τ⟩ past the largest escape distance on this realisation
     if spec.escape.distances:  # each task also solves its exact first-passage moments
         _ensure_escape_warm()  # compiled (numba cache) on a tiny medium, not timed
         c0 = time.thread_time()
-        escape_reference(spec, medium)
+        ref = escape_reference(spec, medium)
         t_medium += time.thread_time() - c0  # per-task set-up: realisation and that solve
+        mean_tau = float(ref[int(np.argmax(spec.escape.distances)), 0])
     state = pilot_state(spec.seed, point)
     formula = float(kernel.cost(spec))
     if kernel.name == "reference":
@@ -228,7 +233,8 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
         steps_pp = formula / count
         if stop:  # t_max/Δt per particle only for those that never escape: Δt·E[min(τ, t_max)]
             exact = spec.model_copy(update={"kernel": "exact"})
-            _, walked, _, _ = _ladder(exact, medium, times, n_p, state, formula / count / t_max)
+            _, walked, _, _ = _ladder(exact, medium, times, n_p, state, formula / count / t_max,
+                                      mean_tau)
             steps_pp *= walked / t_max
         n_p = max(1, min(task_particles(spec, 0), PILOT_MAX_PARTICLES))
         horizon = t_max * min(1.0, PILOT_STEPS / (n_p * steps_pp))
@@ -241,17 +247,22 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
             horizon = min(t_max, horizon * min(PILOT_SECONDS / max(wall, 1e-6), 64.0))
         ns = 1e9 * wall / max(res.steps, 1)
         return _totals(spec, n_task, steps_pp, ns, t_medium, "pilot" if stop else "formula")
-    steps_pp, _, res, wall = _ladder(spec, medium, times, n_p, state, formula / count / t_max)
+    steps_pp, _, res, wall = _ladder(spec, medium, times, n_p, state, formula / count / t_max,
+                                     mean_tau)
     ns = 1e9 * wall / max(res.steps, 1)
     return _totals(spec, n_task, steps_pp, ns, t_medium, "pilot")
 
 
 def _ladder(spec: SweepSpec, medium: Medium, times: np.ndarray, n_p: int, state: np.ndarray,
-            bound_pp: float) -> tuple[float, float, KernelResult, float]:
+            bound_pp: float, mean_tau: float = math.nan,
+            ) -> tuple[float, float, KernelResult, float]:
     """The pilot's ladder of horizons (module doc): (steps per particle at t_max, the time a
     particle walks E[min(τ, t_max)] with τ the passage of the largest escape distance under
     ``escape.stop`` (else t_max), the last rung's result, its CPU seconds). ``bound_pp``
-    bounds the steps per particle and unit time (sizes the first rung)."""
+    bounds the steps per particle and unit time (sizes the first rung); ``mean_tau`` is the
+    exact ⟨τ⟩ on the pilot's realisation (NaN if unknown): under ``escape.stop`` the time
+    walked after the last rung is then min(⟨τ⟩, t_max) − E[min(τ, T)] (an upper bound, as
+    E min(τ, t) ≤ min(⟨τ⟩, t)), else the power-law continuation of the walking fraction."""
     kernel = get_kernel(spec.kernel)
     t_max = float(times[-1])
     stop = spec.escape.stop and bool(spec.escape.distances)
@@ -284,6 +295,8 @@ def _ladder(spec: SweepSpec, medium: Medium, times: np.ndarray, n_p: int, state:
                 rate = (s_pp - prev[1]) / (horizon - prev[0]) / max(0.5 * (prev[2] + walking),
                                                                     1e-12)
                 rest = _walking_time(horizon, t_max, walking, prev[2], prev[0])
+            if stop and math.isfinite(mean_tau):
+                rest = min(rest, max(min(mean_tau, t_max) - walked, 0.0))
             return s_pp + max(rate, 0.0) * rest, walked + rest, res, wall
         prev = (horizon, s_pp, walking)
         horizon = min(horizon * PILOT_GROWTH, t_max)
