@@ -84,10 +84,10 @@ GALLERY: dict[str, Entry] = {
         _FIG3_CONVERGE,
     ), full=({}, {**_FIG3_CONVERGE, "particles": {"count": 400, "per_task": 40}})),
     "fig4": Entry("fig4.toml", (
-        # escape.stop (as in the spec): a particle costs its steps until escape, so eight
-        # realisations of 50 particles per point are cheap (⟨1/τ⟩'s error uses ν = 7)
+        # escape.stop (as in the spec): a particle costs its steps until escape, so 16
+        # realisations of 100 particles per point are cheap (⟨1/τ⟩'s error uses ν = 15)
         {"medium": {"length": 1000.0, "low": {"kappa": 1e-2}},
-         "particles": {"count": 400, "per_task": 50}, "times": {"max": 1e5, "count": 6},
+         "particles": {"count": 1600, "per_task": 100}, "times": {"max": 1e5, "count": 6},
          "escape": {"stop": True},
          "sweep": {**_alphas(1.5, 3.0), "energy": [0.3, 1.0, 3.0]}},
     )),
