@@ -317,7 +317,7 @@ def _walking_time(horizon: float, t_max: float, walking: float, before: float,
     r = t_max / horizon
     if abs(gamma - 1.0) < 1e-9:
         return walking * horizon * math.log(r)
-    return walking * horizon * (r ** (1.0 - gamma) - 1.0) / (1.0 - gamma)
+    return float(walking * horizon * (r ** (1.0 - gamma) - 1.0) / (1.0 - gamma))
 
 
 def _totals(spec: SweepSpec, n_task: int, steps_pp: float, ns: float, t_medium: float,
