@@ -136,3 +136,28 @@ def test_bound_covers_a_first_passage_solve_that_dominates_the_task() -> None:
 def test_reference_has_no_bound_its_cost_is_measured() -> None:
     spec = _spec(kernel="reference", medium__length=200.0, times__max=10.0)
     assert cost.cost_bound(spec) is None
+
+
+def test_stop_is_not_charged_for_t_max() -> None:
+    """A Fig. 4 point (examples/gallery/fig4.toml, α = 1.5, E = 5.6, t_max = 1e7): without
+    escape.stop every particle walks to t_max; with it the estimate follows the steps until
+    escape (within 2× of the run) and is > 100× below."""
+    from pathlib import Path
+
+    from patchwalk_client.spec import load_spec
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "gallery" / "fig4.toml"
+    d = load_spec(path).model_dump(mode="json")
+    d.update(sweep={}, energy=5.623, particles={"count": 100, "per_task": 100})
+    d["medium"]["high"]["patches"]["alpha"] = 1.5
+    stop = parse_spec(d)
+    assert stop.escape.stop
+    d["escape"]["stop"] = False
+    plain = cost.point_cost(parse_spec(d), 0)
+    run_task(stop, 0, 0)  # compile first
+    est = cost.point_cost(stop, 0)
+    steps, _ = _measure(stop)
+    print(f"fig4 point: stop predicted {est.steps:.4g}, measured {steps:.4g}; "
+          f"without stop predicted {plain.steps:.4g}")
+    assert 0.5 <= est.steps / steps <= 2.0
+    assert plain.steps > 100 * est.steps
