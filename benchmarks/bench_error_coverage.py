@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from patchwalk_worker.escape import escape_summary
 from patchwalk_worker.first_passage import mean_first_passage
 from patchwalk_worker.kernels import run_exact
 from patchwalk_worker.media import Medium, generate_strip
@@ -39,7 +40,6 @@ from patchwalk_worker.student import Z975, t975
 from patchwalk_worker.summary import (
     _ols_weights,
     combine_kappa,
-    escape_summary,
     kappa_2d,
     late_window,
 )

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from patchwalk_client.errors import SpecError
-from patchwalk_client.spec import SweepSpec, load_spec, parse_spec, spec_hash
+from patchwalk_client.spec import SweepSpec, canonical_json, load_spec, parse_spec, spec_hash
 from specs import small_spec, to_toml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,6 +147,20 @@ def test_two_dimensions_need_kappa_perp_and_l_perp() -> None:
 def test_per_task_larger_than_count_is_fine() -> None:
     d = setp(base(), "particles.per_task", 10_000)
     assert load_spec(d).particles.per_task == 10_000
+
+
+def test_escape_stop_needs_distances_and_a_particle_kernel() -> None:
+    assert errors_of(setp(base(), "escape.stop", True))[0]["loc"] == "escape.stop"
+    d = setp(setp(base(), "escape.distances", [2.0]), "escape.stop", True)
+    assert load_spec(d).escape.stop
+    errs = errors_of(setp(dict(d), "kernel", "reference"))
+    assert errs[0]["loc"] == "escape.stop" and "reference" in errs[0]["msg"]
+    tol = setp(setp(dict(d), "particles.target_rel_err", 0.1), "particles.max_count", 200)
+    assert "target_rel_err" in errors_of(tol)[0]["msg"]
+    # the default leaves the hash of specs written before escape.stop unchanged
+    plain = setp(base(), "escape.distances", [2.0])
+    assert spec_hash(load_spec(plain)) == spec_hash(load_spec(setp(plain, "escape.stop", False)))
+    assert '"stop"' not in canonical_json(load_spec(plain))
 
 
 def test_spec_error_str_lists_every_error() -> None:

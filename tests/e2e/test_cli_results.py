@@ -34,7 +34,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert r.returncode == 0, r.stderr
     rows = list(csv.reader(io.StringIO(r.stdout)))
     assert rows[0] == ["point", "medium.kappa_perp", "distance", "fraction", "mean_time",
-                       "mean_time_err", "rate", "rate_err", "rate_eq8"]
+                       "mean_time_err", "rate", "rate_err", "mean_rate", "mean_rate_err",
+                       "mean_rate_upper", "rate_eq8"]
     assert [(row[1], row[2]) for row in rows[1:]] == [("0.0", "2.0"), ("0.0", "5.0"),
                                                       ("0.1", "2.0"), ("0.1", "5.0")]
     return out

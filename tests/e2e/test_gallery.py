@@ -107,6 +107,8 @@ def test_fig4_escape_rate_follows_eq8_and_breaks_to_the_fast_phase(
         inv, ie = np.array(row["mean_inverse_t0"]), np.array(row["mean_inverse_err_t0"])
         pr = np.array(row["eq8_printed_t0"])
         assert np.all(e > 0) and np.all(ie > 0)
+        # the served ⟨1/τ⟩ (escape.stop sweep): every particle escaped, so its bounds coincide
+        np.testing.assert_allclose(row["mean_inverse_upper_t0"], inv, rtol=1e-12)
         # 1/⟨τ⟩: eq. (8)'s two populations read as a mean time (order unity: factor 3), set
         # by the slow phase, κ_H ∝ κ_low ∝ E^½
         assert np.all((r > mt / 3) & (r < 3 * mt)), (a, r, mt)

@@ -1,4 +1,4 @@
-"""Pure helpers of the gallery's figures: ⟨1/τ⟩ from F(t), log-slopes, spec merging."""
+"""Pure helpers of the gallery's figures: log-slopes, spec merging, the specs themselves."""
 
 from __future__ import annotations
 
@@ -7,23 +7,7 @@ import math
 import numpy as np
 import pytest
 from patchwalk_service.gallery import GALLERY, merge, specs_of
-from patchwalk_service.gallery_figures import expected_slope, log_slope, mean_inverse_time
-
-
-def _lognormal_cdf(t: np.ndarray) -> np.ndarray:
-    return np.array([0.5 * (1 + math.erf(math.log(x) / math.sqrt(2))) for x in t])
-
-
-@pytest.mark.parametrize("step", [0.05, 1 / 3])
-def test_mean_inverse_time_of_known_laws(step: float) -> None:
-    """τ uniform on [1, 3]: ⟨1/τ⟩ = ln 3 / 2; τ log-normal(0, 1): ⟨1/τ⟩ = e^½ — within the
-    returned error (interpolation + binomial) on grids of 1/20 and 1/3 decade."""
-    t = 10 ** np.arange(-1, 2.01, step)
-    got, err = mean_inverse_time(t, np.clip((t - 1) / 2, 0, 1), 10**6)
-    assert abs(got - math.log(3) / 2) <= max(err, 1e-3)
-    t = 10 ** np.arange(-3, 3.01, step)
-    got, err = mean_inverse_time(t, _lognormal_cdf(t), 10**6)
-    assert abs(got - math.exp(0.5)) <= max(err, 1e-3)
+from patchwalk_service.gallery_figures import expected_slope, log_slope
 
 
 def test_log_slope_and_eq7_exponents() -> None:
@@ -42,3 +26,12 @@ def test_every_gallery_spec_loads_at_both_sizes() -> None:
             for spec in specs_of(name, quick):
                 assert parse_spec(spec).name.startswith("gallery-"), name
     assert merge({"a": {"b": 1, "c": 2}}, {"a": {"b": None, "d": 3}}) == {"a": {"c": 2, "d": 3}}
+
+
+def test_fig4_stops_particles_at_escape_at_both_sizes() -> None:
+    """Fig. 4 reads the served ⟨1/τ⟩, so its particles stop at L_esc (escape.stop)."""
+    from patchwalk_client.spec import parse_spec
+
+    for quick in (True, False):
+        for spec in specs_of("fig4", quick):
+            assert parse_spec(spec).escape.stop, quick

@@ -104,3 +104,34 @@ def test_invalid_real_spec_names_the_field(done: tuple[TestClient, str]) -> None
     assert any("medium" in e["loc"] for e in r.json()["errors"])
     r = c.post("/v1/sweeps", json={**SPEC, "particles": {"count": 10**15, "per_task": 10**11}})
     assert r.status_code == 422 and "budget" in r.json()["detail"], r.text
+
+
+def test_stop_sweep_serves_escape_only(done: tuple[TestClient, str], tmp_path: Path) -> None:
+    """``escape.stop``: /escape answers with ⟨1/τ⟩ and its bounds; /kappa, /kappa2d, /theory
+    and the plot answer 409 naming escape.stop; ``patchwalk show`` prints escape and refuses
+    --what kappa the same way."""
+    import subprocess
+    import sys
+
+    c, _ = done
+    spec = {**SPEC, "name": "tiny-stop", "escape": {"distances": [0.5], "stop": True}}
+    r = c.post("/v1/sweeps", json=spec)
+    assert r.status_code == 202, r.text
+    sid = r.json()["id"]
+    c.app.state.scheduler.run_until_idle(timeout=120)  # type: ignore[attr-defined]
+    assert c.get(f"/v1/sweeps/{sid}").json()["state"] == "done"
+    pts = c.get(f"/v1/sweeps/{sid}/escape").json()["points"]
+    assert len(pts) == 2
+    for p in pts:
+        assert p["mean_rate"][0] <= p["mean_rate_upper"][0] and p["mean_rate_err"][0] > 0
+    for route in ("kappa", "kappa2d", "theory", "plot.png"):
+        res = c.get(f"/v1/sweeps/{sid}/{route}")
+        assert res.status_code == 409, (route, res.text)
+        assert "escape.stop" in res.json()["detail"]
+    store = c.app.state.backend.store_path(sid)  # type: ignore[attr-defined]
+    cmd = [sys.executable, "-m", "patchwalk_client.cli", "show", str(store)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "<1/tau>" in out.stdout and "kappa" not in out.stdout.split("\n", 1)[1]
+    bad = subprocess.run([*cmd, "--what", "kappa"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "escape.stop" in bad.stderr

@@ -47,6 +47,20 @@ TABLE = [
                     particles={"count": 400, "per_task": 200}, euler={"courant": 1e-3})),
     ("pitch", _spec(kernel="pitch", medium__low__kappa=0.1, times__max=20.0,
                     particles={"count": 100, "per_task": 50}, pitch={"v": 5.0})),
+    # escape.stop: the estimate charges each particle its steps until escape, not to t_max
+    # (benchmarks/bench_escape_stop.py has the wider table)
+    ("exact-stop", _spec(medium__low__kappa=1e-2, escape={"distances": [5.0, 20.0],
+                                                          "stop": True})),
+    ("exact-2d-stop", _spec(dimensions=2, medium__kappa_perp=1e-2, medium__l_perp=1.0,
+                            medium__strips=20, medium__low__kappa=1e-2,
+                            particles={"count": 100, "per_task": 50}, times__max=3e3,
+                            escape={"distances": [2.0, 5.0], "stop": True})),
+    ("euler-stop", _spec(kernel="euler", times__max=300.0,
+                         medium={"patches": [[1.0, 1.0], [3.0, 0.1], [2.0, 1.0], [1.5, 0.1]]},
+                         escape={"distances": [2.0, 5.0], "stop": True})),
+    ("pitch-stop", _spec(kernel="pitch", medium__low__kappa=0.1, times__max=300.0,
+                         particles={"count": 100, "per_task": 50}, pitch={"v": 5.0},
+                         escape={"distances": [2.0, 5.0], "stop": True})),
 ]
 
 
@@ -64,6 +78,7 @@ def test_estimate_within_2x_of_measured(name: str, spec: SweepSpec) -> None:
     est = cost.point_cost(spec, 0)
     steps, wall = _measure(spec)
     assert est.tasks == n_tasks(spec)
+    print(f"{name}: predicted {est.steps:.4g} steps, measured {steps:.4g}")
     assert 0.5 <= est.steps / steps <= 2.0, (name, est.steps, steps)
     kernel_cpu = est.cpu_seconds - est.tasks * cost.TASK_OVERHEAD_S
     assert 0.5 <= kernel_cpu / wall <= 2.0, (name, kernel_cpu, wall, est.ns_per_step)
@@ -121,3 +136,28 @@ def test_bound_covers_a_first_passage_solve_that_dominates_the_task() -> None:
 def test_reference_has_no_bound_its_cost_is_measured() -> None:
     spec = _spec(kernel="reference", medium__length=200.0, times__max=10.0)
     assert cost.cost_bound(spec) is None
+
+
+def test_stop_is_not_charged_for_t_max() -> None:
+    """A Fig. 4 point (examples/gallery/fig4.toml, α = 1.5, E = 5.6, t_max = 1e7): without
+    escape.stop every particle walks to t_max; with it the estimate follows the steps until
+    escape (within 2× of the run) and is > 100× below."""
+    from pathlib import Path
+
+    from patchwalk_client.spec import load_spec
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "gallery" / "fig4.toml"
+    d = load_spec(path).model_dump(mode="json")
+    d.update(sweep={}, energy=5.623, particles={"count": 100, "per_task": 100})
+    d["medium"]["high"]["patches"]["alpha"] = 1.5
+    stop = parse_spec(d)
+    assert stop.escape.stop
+    d["escape"]["stop"] = False
+    plain = cost.point_cost(parse_spec(d), 0)
+    run_task(stop, 0, 0)  # compile first
+    est = cost.point_cost(stop, 0)
+    steps, _ = _measure(stop)
+    print(f"fig4 point: stop predicted {est.steps:.4g}, measured {steps:.4g}; "
+          f"without stop predicted {plain.steps:.4g}")
+    assert 0.5 <= est.steps / steps <= 2.0
+    assert plain.steps > 100 * est.steps

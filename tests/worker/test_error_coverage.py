@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from patchwalk_worker.escape import escape_summary
 from patchwalk_worker.first_passage import mean_first_passage
 from patchwalk_worker.kernels import run_exact
 from patchwalk_worker.media import Medium, generate_strip
@@ -24,7 +25,7 @@ from patchwalk_worker.patches import PowerLaw
 from patchwalk_worker.reference import reference_msd
 from patchwalk_worker.rng import task_state
 from patchwalk_worker.student import Z975, t975
-from patchwalk_worker.summary import combine_kappa, escape_summary, kappa_2d, late_window
+from patchwalk_worker.summary import combine_kappa, kappa_2d, late_window
 
 KS = (2, 4, 16)
 BAND = (0.90, 0.995)

@@ -27,7 +27,7 @@ def test_homogeneous_escape_mean_time() -> None:
     kap, ell = 0.5, 1.5
     m = Medium.from_patches([(0.5, kap)])
     r = run_exact(m, [50.0], 4000, task_state(1, 0, 0), escape=(ell,))
-    n, s1, s2 = r.esc[0]
+    n, s1, s2 = r.esc[0, :3]
     assert n == 4000  # P(τ > 50) ~ e^-50
     mean = s1 / n
     err = math.sqrt((s2 / n - mean**2) / n)
@@ -219,7 +219,7 @@ def test_escape_with_jumps_matches_plain_steps() -> None:
     out = []
     for jumps, n in ((True, 3000), (False, 600)):
         r = run_exact(m, t, n, task_state(10, int(jumps), 0), escape=(1.5,), jumps=jumps)
-        cnt, s1, s2 = r.esc[0]
+        cnt, s1, s2 = r.esc[0, :3]
         assert cnt == n
         mean = s1 / cnt
         out.append((mean, math.sqrt((s2 / cnt - mean**2) / cnt)))

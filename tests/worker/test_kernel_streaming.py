@@ -145,7 +145,7 @@ def test_homogeneous_escape_time() -> None:
     m = Medium.from_patches([(1.0, 1.0)])
     r = run_streaming(m, [10.0], 2000, task_state(26, 0, 0), v_str=1.0, sigma=1e-3,
                       escape=(0.5,))
-    n, s1, _ = r.esc[0]
+    n, s1, _ = r.esc[0, :3]
     assert n == 2000 and abs(s1 / n - 0.5) < 1e-3
 
 
@@ -155,7 +155,7 @@ def test_homogeneous_mean_first_passage_time() -> None:
     m = Medium.from_patches([(1.0, 1.0)])
     v, sig, ell, n = 1.0, 2.0, 2.0, 4000
     r = run_streaming(m, [60.0], n, task_state(27, 0, 0), v_str=v, sigma=sig, escape=(ell,))
-    cnt, s1, s2 = r.esc[0]
+    cnt, s1, s2 = r.esc[0, :3]
     assert cnt == n  # P(τ > 60) ~ e^-18
     mean = s1 / n
     err = math.sqrt((s2 / n - mean**2) / n)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from patchwalk_client.spec import load_spec
+from patchwalk_worker.escape import escape_summary
 from patchwalk_worker.summary import (
     combine_kappa,
-    escape_summary,
     kappa_2d,
     late_window,
     realisations_differ,
@@ -217,6 +217,38 @@ def test_escape_summary_matches_numpy() -> None:
     e_p = np.sqrt(vp) * student_t.ppf(0.975, 94) / z975
     assert ed.mean_time_err[0] == pytest.approx(max(e_b, e_p), rel=1e-6)
     assert ed.dof[0] == (1 if e_b >= e_p else 94)
+
+
+def test_mean_rate_pools_all_particles_and_brackets() -> None:
+    """⟨1/τ⟩ over all particles (unescaped = 0), its error by the same rule as the mean time,
+    and the upper bound (unescaped = 1/t_max), against numpy on the per-particle values."""
+    rng = np.random.default_rng(5)
+    n_k, t_max = (60, 40), 3.0
+    taus = [rng.exponential(1.5, size=n) for n in n_k]
+    esc = np.array([[[np.sum(x < t_max), *(float(np.sum(np.where(x < t_max, x**p, 0.0)))
+                                           for p in (1, 2, -1, -2))]] for x in taus])
+    xs = [np.where(x < t_max, 1.0 / x, 0.0) for x in taus]  # every particle's 1/τ, 0 if out
+    allx = np.concatenate(xs)
+    n_out = sum(int(np.sum(x >= t_max)) for x in taus)
+    assert 0 < n_out < 100  # some did not escape: the bounds differ
+    one = escape_summary(esc, np.array(n_k, float), distinct_realisations=False, t_max=t_max)
+    assert one.mean_rate[0] == pytest.approx(allx.mean(), rel=1e-12)
+    assert one.mean_rate_upper[0] == pytest.approx(allx.mean() + n_out / (100 * t_max), rel=1e-12)
+    assert one.mean_rate[0] < one.mean_rate_upper[0]
+    vp = sum(x.size * x.var(ddof=1) for x in xs) / allx.size**2
+    z975 = 1.959963984540054
+    assert one.mean_rate_dof[0] == 99
+    assert one.mean_rate_err[0] == pytest.approx(
+        np.sqrt(vp) * student_t.ppf(0.975, 99) / z975, rel=1e-9)
+    two = escape_summary(esc, np.array(n_k, float), t_max=t_max)  # distinct realisations
+    m = np.array([x.mean() for x in xs])
+    w = np.array(n_k, float)
+    vb = 2 * np.sum((w * (m - allx.mean())) ** 2) / w.sum() ** 2
+    e_b = np.sqrt(vb) * student_t.ppf(0.975, 1) / z975
+    e_p = np.sqrt(vp) * student_t.ppf(0.975, 99) / z975
+    assert two.mean_rate_err[0] == pytest.approx(max(e_b, e_p), rel=1e-9)
+    old = escape_summary(esc[:, :, :3], 100.0)  # a store from before the Σ1/τ columns
+    assert np.isnan(old.mean_rate[0]) and old.mean_time[0] == pytest.approx(one.mean_time[0])
 
 
 def test_escape_summary_skips_tasks_without_escapes() -> None:

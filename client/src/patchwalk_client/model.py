@@ -133,14 +133,29 @@ class TimesSpec(SpecModel):
 
 
 class EscapeSpec(SpecModel):
-    """First-passage distances L_esc: record the first time |Δx| ≥ L."""
+    """First-passage distances L_esc: record the first time |Δx| ≥ L.
+
+    ``stop = true`` ends each particle's walk once it has passed the largest distance, so a
+    particle costs the steps until its escape instead of until ``times.max``; the escape
+    statistics are then complete and bitwise those of the same spec without ``stop``, but κ̄(t),
+    κ̄_2D and the theory curves are not served (the particles still walking at a time are a
+    biased sample).
+    """
 
     distances: list[PosFloat] = []
+    stop: bool = Field(
+        default=False,
+        description="stop each particle once it has passed the largest escape distance "
+                    "(cost = steps until escape, not until times.max); escape results only: "
+                    "kappa, kappa2d and theory are not served for such a sweep")
 
     @model_validator(mode="after")
     def _check(self) -> EscapeSpec:
         if len(set(self.distances)) != len(self.distances):
             fail_fields([(("distances",), "has repeated distances: list each once")])
+        if self.stop and not self.distances:
+            fail_fields([(("stop",), "needs escape distances: set escape.distances, or "
+                          "remove escape.stop")])
         return self
 
 
@@ -231,6 +246,15 @@ class SweepSpec(SpecModel):
             errs.append((("euler", "width"), f"must be < the shortest patch length {shortest:g} "
                          f"(got {self.euler.width:g}); the default is l_min/10"))
         errs.extend(self.kernel_options().spec_errors(self))
+        if self.escape.stop:
+            if self.kernel == "reference":
+                errs.append((("escape", "stop"), "has no particles to stop with kernel = "
+                             "'reference' (it computes no escape times): remove escape.stop "
+                             "or use kernel = 'exact'"))
+            if self.particles.target_rel_err is not None:
+                errs.append((("escape", "stop"), "cannot be combined with "
+                             "particles.target_rel_err (the target is on κ̄(t), which a "
+                             "stopped sweep does not serve): remove one of them"))
         if self.density is not None:
             if self.kernel not in ("reference", "exact") or self.dimensions != 1:
                 errs.append((("density",), "is computed on the 1D reference lattice, and "

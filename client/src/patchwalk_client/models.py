@@ -202,18 +202,38 @@ class Kappa2DResults(ResultsPage):
 
 
 class EscapePoint(Record):
-    """First-passage statistics of one point per escape distance (eq. 8)."""
+    """First-passage statistics of one point per escape distance (eq. 8).
+
+    Two rates: ``rate`` = 1/⟨τ⟩ (inverse mean first-passage time of the escaped particles)
+    and ``mean_rate`` = ⟨1/τ⟩ (mean rate over all particles: the paper's t_esc⁻¹ of eq. 8 and
+    Fig. 4), bracketed by ``mean_rate`` (unescaped particles count 0) and ``mean_rate_upper``
+    (they count 1/t_max); the two coincide when ``fraction`` is 1.
+    """
 
     _omit_if_none = ("fraction", "mean_time", "mean_time_err", "rate", "rate_err", "rate_eq8",
-                     "mean_time_reference", "time_sd_reference", "rate_reference")
+                     "mean_time_reference", "time_sd_reference", "rate_reference",
+                     "mean_rate", "mean_rate_err", "mean_rate_upper")
 
     params: dict[str, Any]
     distance: Floats = Field(description="escape distances L_esc (|Δx| ≥ L)")
     fraction: Floats | None = Field(default=None, description="fraction escaped by t_max")
-    mean_time: Floats | None = Field(default=None, description="mean first-passage time")
+    mean_time: Floats | None = Field(
+        default=None, description="mean first-passage time ⟨τ⟩ of the escaped particles")
     mean_time_err: Floats | None = None
-    rate: Floats | None = Field(default=None, description="t_esc⁻¹ = 1/mean_time")
+    rate: Floats | None = Field(
+        default=None, description="1/⟨τ⟩ = 1/mean_time, the inverse mean first-passage time "
+        "(not the paper's mean rate: see mean_rate)")
     rate_err: Floats | None = None
+    mean_rate: Floats | None = Field(
+        default=None, description="⟨1/τ⟩, the mean escape rate over all particles (eq. 8, "
+        "Fig. 4's t_esc⁻¹); particles not escaped by t_max count 0, so it is a lower bound "
+        "when fraction < 1 (absent for stores written before it)")
+    mean_rate_err: Floats | None = Field(
+        default=None, description="error of mean_rate (particle and realisation spread, "
+        "widened like mean_time_err)")
+    mean_rate_upper: Floats | None = Field(
+        default=None, description="upper bound of ⟨1/τ⟩: particles not escaped by t_max "
+        "count 1/t_max")
     mean_time_reference: Floats | None = Field(
         default=None, description="exact ⟨τ⟩ on the same realisations (uniform start; NaN in "
         "2D with κ⊥ > 0)")
@@ -286,7 +306,9 @@ class DensityResults(ResultsPage):
 class SweepResults(BaseModel):
     """Everything the result routes serve, computed once when a sweep is finalised.
 
-    One entry per point, in point order; ``kappa2d`` is empty for a 1D sweep.
+    One entry per point, in point order; ``kappa2d`` is empty for a 1D sweep. A sweep with
+    ``escape.stop`` (``escape_stop``) has escape records only: ``kappa``, ``kappa2d`` and
+    ``theory`` are empty (κ̄ of particles stopped at escape is not an unbiased quantity).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -297,6 +319,7 @@ class SweepResults(BaseModel):
     theory: list[TheoryPoint]
     dimensions: Literal[1, 2] = 1
     density: list[DensityPoint] = []
+    escape_stop: bool = False
 
 
 def _same(value: Any, wanted: str) -> bool:

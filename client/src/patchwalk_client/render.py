@@ -106,21 +106,28 @@ def _kappa2d_table(points: Sequence[Kappa2DPoint]) -> list[str]:
 
 
 def _escape_table(points: Sequence[EscapePoint]) -> list[str]:
-    lines = ["escape (first passage past |dx| >= L by times.max; rate = 1/mean time, eq. 8):"]
+    lines = ["escape (first passage past |dx| >= L by times.max; 1/<tau> = 1/mean time; "
+             "<1/tau> = mean rate over all particles, eq. 8 / Fig. 4, unescaped counted 0, "
+             "'upper' counts them 1/t_max):"]
     for i, p in enumerate(points):
         lines.append(f"point {i}: {_params(p)}")
         if p.fraction is None:
             lines.append("  no escape distances in the spec (escape.distances)")
             continue
         lines.append(f"  {'L':>10}  {'fraction':>9}  {'mean time':>11}  {'+-':>9}  "
-                     f"{'rate':>11}  {'+-':>9}  {'eq. (8)':>11}")
-        eq8 = p.rate_eq8 or [None] * len(p.distance)
+                     f"{'1/<tau>':>11}  {'+-':>9}  {'<1/tau>':>11}  {'+-':>9}  "
+                     f"{'upper':>11}  {'eq. (8)':>11}")
+        n = len(p.distance)
+        eq8 = p.rate_eq8 or [None] * n
+        mr, mre, mru = (v or [None] * n for v in (p.mean_rate, p.mean_rate_err,
+                                                   p.mean_rate_upper))
         rows = zip(p.distance, p.fraction, p.mean_time or [], p.mean_time_err or [],
-                   p.rate or [], p.rate_err or [], eq8, strict=False)
-        for d, f, mt, mte, r, re_, e8 in rows:
+                   p.rate or [], p.rate_err or [], mr, mre, mru, eq8, strict=False)
+        for d, f, mt, mte, r, re_, m, me, mu, e8 in rows:
             note = "" if f is not None and f >= 1.0 else "  (incomplete escape: time biased low)"
             lines.append(f"  {num(d):>10}  {_g(f):>9}  {_g(mt):>11}  {_g(mte):>9}  "
-                         f"{_g(r):>11}  {_g(re_):>9}  {_g(e8):>11}{note}")
+                         f"{_g(r):>11}  {_g(re_):>9}  {_g(m):>11}  {_g(me):>9}  "
+                         f"{_g(mu):>11}  {_g(e8):>11}{note}")
     return lines
 
 
@@ -174,7 +181,8 @@ def csv_text(what: str, points: Sequence[Any]) -> str:
         for i, p in enumerate(points):
             w.writerow([*lead(i, p), *(_cell(getattr(p, c)) for c in cols)])
     elif what == "escape":
-        cols = ["fraction", "mean_time", "mean_time_err", "rate", "rate_err", "rate_eq8"]
+        cols = ["fraction", "mean_time", "mean_time_err", "rate", "rate_err", "mean_rate",
+                "mean_rate_err", "mean_rate_upper", "rate_eq8"]
         w.writerow(["point", *axes, "distance", *cols])
         for i, p in enumerate(points):
             for j, d in enumerate(p.distance):

@@ -210,8 +210,11 @@ def _names_a_file(source: str) -> bool:
 
 def canonical_json(spec: SweepSpec) -> str:
     """Canonical JSON of a spec: sorted keys, compact; sweep axes as ordered [path, values]
-    pairs (their order sets the point order, so it is part of the identity)."""
+    pairs (their order sets the point order, so it is part of the identity); ``escape.stop``
+    is left out when false (its default), so specs written before it keep their hash."""
     data = spec.model_dump(mode="json")
+    if not data["escape"].get("stop"):  # the default: specs from before it keep their hash
+        data["escape"].pop("stop", None)
     data["sweep"] = {
         "axes": [[p, v] for p, v in spec.sweep.axes.items()],
         "zip": [[[p, v] for p, v in g.items()] for g in spec.sweep.zip],

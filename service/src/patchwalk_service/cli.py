@@ -155,6 +155,15 @@ def _print_results(results: SweepResults, args: argparse.Namespace) -> int:
     from patchwalk_client.render import render
 
     fmt = "json" if args.json else "csv" if args.csv else "table"
+    if results.escape_stop:
+        if args.what not in (None, "escape"):
+            _err(f"patchwalk {args.command}: the sweep stops each particle at its escape "
+                 f"(escape.stop = true), so {args.what} is not served (the particles still "
+                 "walking at a time are a biased sample); use --what escape, or run the spec "
+                 "without escape.stop for kappa")
+            return 2
+        print(render("escape", results.escape, fmt))
+        return 0
     whats = [args.what] if args.what else ["kappa"]
     if args.what is None and fmt == "table":
         if results.dimensions == 2:
@@ -210,6 +219,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.what == "kappa2d" and spec.dimensions != 2:
         _err("patchwalk run: the spec is one-dimensional; kappa_2D exists for dimensions = 2 "
              "only (use --what kappa)")
+        return 2
+    if spec.escape.stop and args.what not in (None, "escape"):
+        _err(f"patchwalk run: the spec sets escape.stop = true (each particle stops at its "
+             f"escape), so {args.what} would not be served; use --what escape, or remove "
+             "escape.stop for kappa")
         return 2
     args.phases.mark("spec")
     if args.out is not None and not args.dry_run:
@@ -398,10 +412,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     if finished is not None:
         attrs, results = finished
         if not (args.json or args.csv):
-            total = sum(p.n_tasks for p in results.kappa)
+            total = (sum(p.n_tasks for p in results.kappa) if results.kappa
+                     else sum(int(n) for n in attrs.get("n_tasks", [])))
             name = attrs.get("spec", {}).get("name", "")
             print(f"{args.store}: sweep {name!r}, spec hash {str(attrs['spec_hash'])[:12]}, "
-                  f"{len(results.kappa)} points, {total} of {total} tasks done")
+                  f"{len(results.escape)} points, {total} of {total} tasks done")
         return _print_results(results, args)
     return _show_store(args)
 

@@ -20,6 +20,18 @@ them). We therefore *measure* it:
   declared upper bound (``Kernel.cost``) so it never exceeds the budget either. Escape
   distances and every other option act on the pilot as on the real run, so the model needs no
   update when a kernel's step rule changes.
+* **escape.stop** — a particle stops once it has passed the largest escape distance, so
+  s(t) saturates: the pilot runs with the stop (every kernel of this module honours it, the
+  euler and pitch kernels included, whose count·t_max/Δt would be far too high), and the
+  extrapolation beyond the last rung charges only the particles still walking:
+  s(t_max) = s(T) + r·∫_T^{t_max} f(t) dt, with f the fraction not yet escaped (measured at
+  the last two rungs, continued as the power law through them) and r the steps per walking
+  particle and unit time over the last rung interval (its walking fraction taken as the mean
+  of its ends'); where the exact ⟨τ⟩ of the realisation is known (1D: the first-passage
+  solve each task does anyway) the time walked after T is at most min(⟨τ⟩, t_max) minus the
+  time walked by T, which caps the continuation when the pilot's rungs end before any escape.
+  ``benchmarks/bench_escape_stop.py`` checks the estimate against the steps the run then
+  took (docs/engine.md).
 * **kernels with a known step count** (``euler``, ``pitch``: count·t_max/Δt exactly;
   ``reference``: its cell-updates) take their declared ``Kernel.cost``; the pilot only times
   them (task 0's particles on a horizon of ≥ :data:`PILOT_SECONDS`, or t_max; the reference
@@ -51,8 +63,9 @@ from dataclasses import dataclass
 import numpy as np
 from patchwalk_client.spec import SweepSpec
 
+from .kernels.common import KernelResult
 from .kernels.registry import get_kernel, warm_up
-from .media import build_medium
+from .media import Medium, build_medium
 from .rng import medium_rng, seed_sequence
 from .tolerance import max_tasks
 
@@ -203,18 +216,26 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
     c0 = time.thread_time()
     medium = build_medium(spec, medium_rng(spec.seed, point, 0), t_max)
     t_medium = time.thread_time() - c0
+    mean_tau = math.nan  # exact ⟨τ⟩ past the largest escape distance on this realisation
     if spec.escape.distances:  # each task also solves its exact first-passage moments
         _ensure_escape_warm()  # compiled (numba cache) on a tiny medium, not timed
         c0 = time.thread_time()
-        escape_reference(spec, medium)
+        ref = escape_reference(spec, medium)
         t_medium += time.thread_time() - c0  # per-task set-up: realisation and that solve
+        mean_tau = float(ref[int(np.argmax(spec.escape.distances)), 0])
     state = pilot_state(spec.seed, point)
     formula = float(kernel.cost(spec))
     if kernel.name == "reference":
         return _reference_cost(spec, point, n_task, formula, t_medium)
     n_p = PILOT_PARTICLES  # its own particles: as many for a tiny task as for a big one
+    stop = spec.escape.stop and bool(spec.escape.distances)
     if kernel.name in EXACT_COUNT:  # steps known: one timing run of about PILOT_STEPS
         steps_pp = formula / count
+        if stop:  # t_max/Δt per particle only for those that never escape: Δt·E[min(τ, t_max)]
+            exact = spec.model_copy(update={"kernel": "exact"})
+            _, walked, _, _ = _ladder(exact, medium, times, n_p, state, formula / count / t_max,
+                                      mean_tau)
+            steps_pp *= walked / t_max
         n_p = max(1, min(task_particles(spec, 0), PILOT_MAX_PARTICLES))
         horizon = t_max * min(1.0, PILOT_STEPS / (n_p * steps_pp))
         while True:
@@ -225,31 +246,78 @@ def point_cost(spec: SweepSpec, point: int = 0) -> PointCost:
                 break
             horizon = min(t_max, horizon * min(PILOT_SECONDS / max(wall, 1e-6), 64.0))
         ns = 1e9 * wall / max(res.steps, 1)
-        return _totals(spec, n_task, steps_pp, ns, t_medium, "formula")
-    bound_pp = formula / count / t_max  # upper bound of steps per particle per unit time
+        return _totals(spec, n_task, steps_pp, ns, t_medium, "pilot" if stop else "formula")
+    steps_pp, _, res, wall = _ladder(spec, medium, times, n_p, state, formula / count / t_max,
+                                     mean_tau)
+    ns = 1e9 * wall / max(res.steps, 1)
+    return _totals(spec, n_task, steps_pp, ns, t_medium, "pilot")
+
+
+def _ladder(spec: SweepSpec, medium: Medium, times: np.ndarray, n_p: int, state: np.ndarray,
+            bound_pp: float, mean_tau: float = math.nan,
+            ) -> tuple[float, float, KernelResult, float]:
+    """The pilot's ladder of horizons (module doc): (steps per particle at t_max, the time a
+    particle walks E[min(τ, t_max)] with τ the passage of the largest escape distance under
+    ``escape.stop`` (else t_max), the last rung's result, its CPU seconds). ``bound_pp``
+    bounds the steps per particle and unit time (sizes the first rung); ``mean_tau`` is the
+    exact ⟨τ⟩ on the pilot's realisation (NaN if unknown): under ``escape.stop`` the time
+    walked after the last rung is then min(⟨τ⟩, t_max) − E[min(τ, T)] (an upper bound, as
+    E min(τ, t) ≤ min(⟨τ⟩, t)), else the power-law continuation of the walking fraction."""
+    kernel = get_kernel(spec.kernel)
+    t_max = float(times[-1])
+    stop = spec.escape.stop and bool(spec.escape.distances)
     horizon = min(float(times[0]), PILOT_STEPS / n_p / max(bound_pp, 1e-300))
     horizon = min(max(horizon, t_max * 1e-12), t_max)
-    prev: tuple[float, float] | None = None
+    prev: tuple[float, float, float] | None = None  # (horizon, steps per particle, walking)
+    far = int(np.argmax(spec.escape.distances)) if stop else 0
     while True:
         c0 = time.thread_time()
         res = kernel.run(spec, medium, _rung_times(times, horizon), n_p, state.copy())
         wall = time.thread_time() - c0
         s_pp = res.steps / n_p
+        # fraction still walking at the horizon (all of them without escape.stop), and the
+        # mean time walked by then, E[min(τ, horizon)]
+        walking, walked = 1.0, horizon
+        if stop:
+            walking = 1.0 - float(res.esc[far, 0]) / n_p
+            walked = float(res.esc[far, 1]) / n_p + walking * horizon
         if horizon >= t_max:
             more = min(int(PILOT_STEPS / max(res.steps, 1)), PILOT_MAX_PARTICLES // n_p)
             if more >= 2:
                 n_p *= more  # cheap: sample more particles
                 continue
-            steps_pp = s_pp
-            break
+            return s_pp, walked, res, wall
         if res.steps * PILOT_GROWTH > PILOT_STEPS:
-            rate = s_pp / horizon if prev is None else (s_pp - prev[1]) / (horizon - prev[0])
-            steps_pp = s_pp + max(rate, 0.0) * (t_max - horizon)
-            break
-        prev = (horizon, s_pp)
+            if prev is None:
+                rate = s_pp / horizon / (0.5 * (1.0 + walking))
+                rest = _walking_time(horizon, t_max, walking, 1.0, horizon)
+            else:
+                rate = (s_pp - prev[1]) / (horizon - prev[0]) / max(0.5 * (prev[2] + walking),
+                                                                    1e-12)
+                rest = _walking_time(horizon, t_max, walking, prev[2], prev[0])
+            if stop and math.isfinite(mean_tau):
+                rest = min(rest, max(min(mean_tau, t_max) - walked, 0.0))
+            return s_pp + max(rate, 0.0) * rest, walked + rest, res, wall
+        prev = (horizon, s_pp, walking)
         horizon = min(horizon * PILOT_GROWTH, t_max)
-    ns = 1e9 * wall / max(res.steps, 1)
-    return _totals(spec, n_task, steps_pp, ns, t_medium, "pilot")
+
+
+def _walking_time(horizon: float, t_max: float, walking: float, before: float,
+                  t_before: float) -> float:
+    """∫ f(t) dt from ``horizon`` to ``t_max`` of the fraction f still walking, f taken as the
+    power law through (t_before, before) and (horizon, walking), never rising (f = 1 without
+    escape.stop: t_max − horizon). A power law decays slower than the exponential tail of
+    an exit time, so this errs high."""
+    span = t_max - horizon
+    if walking <= 0.0 or span <= 0.0:
+        return 0.0
+    if t_before >= horizon or before <= walking:
+        return walking * span
+    gamma = math.log(before / walking) / math.log(horizon / t_before)
+    r = t_max / horizon
+    if abs(gamma - 1.0) < 1e-9:
+        return walking * horizon * math.log(r)
+    return float(walking * horizon * (r ** (1.0 - gamma) - 1.0) / (1.0 - gamma))
 
 
 def _totals(spec: SweepSpec, n_task: int, steps_pp: float, ns: float, t_medium: float,

@@ -94,7 +94,9 @@ def write_dataset(store: SweepStore, points: Sequence[PointSummary]) -> None:
     n_d = max(x.shape[0] for x in store.distances)
     esc_f = {k: np.full((n_p, n_d), np.nan) for k in ("escape_fraction", "escape_time",
                                                       "escape_time_err", "escape_rate",
-                                                      "escape_rate_err")}
+                                                      "escape_rate_err", "escape_mean_rate",
+                                                      "escape_mean_rate_err",
+                                                      "escape_mean_rate_upper")}
     two_d = store.spec.dimensions == 2
     for i, p in enumerate(points):
         ks, m = p.kappa, len(p.t)
@@ -116,7 +118,8 @@ def write_dataset(store: SweepStore, points: Sequence[PointSummary]) -> None:
         if p.escape is not None:
             es = p.escape
             for key, val in zip(esc_f, (es.fraction, es.mean_time, es.mean_time_err, es.rate,
-                                         es.rate_err), strict=True):
+                                         es.rate_err, es.mean_rate, es.mean_rate_err,
+                                         es.mean_rate_upper), strict=True):
                 esc_f[key][i, :nd] = val
 
     for k, v in f.items():

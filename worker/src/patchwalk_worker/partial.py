@@ -86,7 +86,8 @@ def partial_results(store: SweepStore) -> PartialResults:
     """κ̄, κ̄_2D, escape and theory of the finished tasks of ``store`` (computed now)."""
     view = _FinishedTasks(store)
     points = summarise(view)  # type: ignore[arg-type]
-    return PartialResults(records(points, store.spec.dimensions), int(sum(view.n_tasks)),
+    return PartialResults(records(points, store.spec.dimensions, store.spec.escape.stop),
+                          int(sum(view.n_tasks)),
                           store.total())
 
 

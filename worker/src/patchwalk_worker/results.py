@@ -34,15 +34,13 @@ from patchwalk_client.models import (
 )
 
 from patchwalk_worker.density import density_record
+from patchwalk_worker.escape import EscapeSummary, escape_reference_means, escape_summary
 from patchwalk_worker.kernels.registry import get_kernel
 from patchwalk_worker.media import ensemble_means
 from patchwalk_worker.summary import (
-    EscapeSummary,
     Kappa2D,
     KappaSummary,
     combine_kappa,
-    escape_reference_means,
-    escape_summary,
     kappa_2d,
     realisations_differ,
 )
@@ -148,31 +146,34 @@ def summarise(store: SweepStore) -> list[PointSummary]:
         t = store.times[i]
         spec = pt.spec
         decision = store.decisions()[i]
-        n_particles = sum(task_particles(spec, k) for k in range(decision.tasks))
+        per_task = np.array([task_particles(spec, k) for k in range(decision.tasks)],
+                            dtype=np.float64)
+        n_particles = int(np.sum(per_task))
+        stop = spec.escape.stop  # particles stopped at escape: no κ̄, κ̄_2D, theory
         heuristic = None
-        if two_d:
+        if two_d and not stop:
             h = kappa_2d_heuristic(spec)
             heuristic = (float(h["eq10"]), float(h["eq11"]))
         dist = store.distances[i]
         r = np.asarray(d["realisation"], dtype=np.float64).reshape(-1, 2)
         t_out = np.asarray(spec.output_times(), dtype=np.float64)
-        curves, validity = validated_curves(spec, t_out, _curves(spec))
+        curves, validity = ({}, {}) if stop else validated_curves(spec, t_out, _curves(spec))
         distinct = realisations_differ(spec)  # the realisation spread can be > 0
         out.append(PointSummary(
             params=pt.params,
             t=t,
             distances=dist,
-            kappa=combine_kappa(d["sums"], t, distinct),
+            kappa=_omitted_kappa(t) if stop else combine_kappa(d["sums"], t, distinct),
             realisation=np.mean(d["realisation"], axis=0),
             realisation_columns=(float(np.mean(r[:, 0])), float(np.mean(r[:, 1]))),
             ensemble=ensemble_means(spec),
-            kappa_2d=kappa_2d(d["sums"], t, distinct) if two_d else None,
+            kappa_2d=kappa_2d(d["sums"], t, distinct) if two_d and not stop else None,
             kappa_perp=spec.kappa_perp_scaled() if two_d else None,
             heuristic=heuristic,
-            escape=escape_summary(d["esc"], float(n_particles), distinct) if dist.shape[0]
+            escape=escape_summary(d["esc"], per_task, distinct, float(t[-1])) if dist.shape[0]
             else None,
-            # each realisation weighted by its particles (Σ1 at the first output time)
-            escape_reference=escape_reference_means(d["esc_reference"], d["sums"][:, 0, 0])
+            # each realisation weighted by its particles
+            escape_reference=escape_reference_means(d["esc_reference"], per_task)
             if dist.shape[0] else None,
             curves=curves,
             n_particles=n_particles,
@@ -185,6 +186,15 @@ def summarise(store: SweepStore) -> list[PointSummary]:
                        else (spec.particles.target_rel_err, decision)),
         ))
     return out
+
+
+def _omitted_kappa(t: np.ndarray) -> KappaSummary:
+    """κ̄(t) of a sweep with ``escape.stop``: NaN (the particles still walking at t are a
+    biased sample, so nothing is served; the records leave κ̄, κ̄_2D and theory out)."""
+    nan = np.full(t.shape, np.nan)
+    return KappaSummary(kappa=nan, kappa_err=nan, msd=nan, msd_err=nan, kappa_y=nan,
+                        source="omitted (escape.stop)", n=0.0, dof=nan,
+                        kappa_err_particles=nan, kappa_err_between=nan)
 
 
 def _curves(spec: SweepSpec) -> dict[str, np.ndarray]:
@@ -207,6 +217,12 @@ def _nums(xs: Any) -> list[float | None]:
     return [_num(x) for x in np.asarray(xs, dtype=np.float64).tolist()]
 
 
+def _opt(xs: Any) -> list[float | None] | None:
+    """:func:`_nums`, or None (the field left out) when every value is NaN (an old store)."""
+    out = _nums(xs)
+    return out if any(v is not None for v in out) else None
+
+
 def _tolerance(p: PointSummary) -> dict[str, Any]:
     """The run-to-tolerance fields of a point's ``/kappa`` record (none without a target)."""
     if p.tolerance is None:
@@ -216,10 +232,18 @@ def _tolerance(p: PointSummary) -> dict[str, Any]:
             "limiting_time": _num(d.limiting_time), "target_reached": d.reached}
 
 
-def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
-    """The typed records (REST bodies, ``patchwalk run --json``) of summarised points."""
+def records(points: Sequence[PointSummary], dimensions: int,
+            escape_stop: bool = False) -> SweepResults:
+    """The typed records (REST bodies, ``patchwalk run --json``) of summarised points.
+
+    ``escape_stop`` (the spec's ``escape.stop``): only the escape records are written;
+    ``kappa``, ``kappa2d`` and ``theory`` are empty and ``SweepResults.escape_stop`` is true.
+    """
     kappa, kappa2d, escape, theory = [], [], [], []
     for p in points:
+        if escape_stop:
+            escape.append(_escape_point(p))
+            continue
         ka, kh = (_num(v) for v in p.realisation)
         kappa.append(KappaPoint(
             params=p.params, t=_nums(p.t), kappa=_nums(p.kappa.kappa),
@@ -247,7 +271,8 @@ def records(points: Sequence[PointSummary], dimensions: int) -> SweepResults:
                                   validity={k: TheoryRange(**v) for k, v in p.validity.items()}))
     return SweepResults(kappa=kappa, kappa2d=kappa2d, escape=escape, theory=theory,
                         dimensions=2 if dimensions == 2 else 1,
-                        density=[p.density for p in points if p.density is not None])
+                        density=[p.density for p in points if p.density is not None],
+                        escape_stop=escape_stop)
 
 
 def _escape_point(p: PointSummary) -> EscapePoint:
@@ -263,6 +288,8 @@ def _escape_point(p: PointSummary) -> EscapePoint:
         params=p.params, distance=_nums(p.distances), fraction=_nums(es.fraction),
         mean_time=_nums(es.mean_time), mean_time_err=_nums(es.mean_time_err),
         rate=_nums(es.rate), rate_err=_nums(es.rate_err),
+        mean_rate=_opt(es.mean_rate), mean_rate_err=_opt(es.mean_rate_err),
+        mean_rate_upper=_opt(es.mean_rate_upper),
         mean_time_reference=_nums(ref[:, 0]), time_sd_reference=_nums(sd),
         rate_reference=_nums(rate_ref), rate_eq8=eq8,
     )

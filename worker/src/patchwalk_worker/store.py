@@ -5,7 +5,9 @@ Layout (docs/engine.md, docs/interfaces.md §8)::
     STORE/                       group; attrs: patchwalk (format), spec, spec_hash, seed,
                                  versions, axes, n_points, n_tasks (per point), initialised
     STORE/tasks/sums             (point, task, t, moment)   float64, chunk (1, 1, n_t, 5)
-    STORE/tasks/esc              (point, task, escape_distance, esc_stat) chunk (1, 1, n_d, 3)
+    STORE/tasks/esc              (point, task, escape_distance, esc_stat) chunk (1, 1, n_d, 5)
+                                 count, Στ, Στ², Σ1/τ, Σ1/τ² (``ESC_COLUMNS``; 3 columns in
+                                 stores written before the mean rate ⟨1/τ⟩)
     STORE/tasks/esc_reference    (point, task, escape_distance, tau_moment) exact ⟨τ⟩, ⟨τ²⟩
                                  of the task's realisation (first_passage.py)
     STORE/tasks/realisation      (point, task, phase_mean)  κ_A, κ_H of the task's medium
@@ -40,6 +42,7 @@ from patchwalk_worker import __version__
 from patchwalk_worker.dataset import write_dataset
 from patchwalk_worker.histogram import n_hist_bins, wants_histogram
 from patchwalk_worker.integrity import CHUNK_CODECS, require_verified, verified_done_mask
+from patchwalk_worker.kernels.common import ESC_COLUMNS
 from patchwalk_worker.kernels.kernel import escape_distances
 from patchwalk_worker.results import read_results, records, summarise, write_results
 from patchwalk_worker.task import TaskResult, n_tasks
@@ -157,7 +160,8 @@ class SweepStore:
             t.create_array("sums", shape=(n_p, k_max, n_t, 5), chunks=(1, 1, n_t, 5),
                            dtype="f8", fill_value=np.nan,
                            dimension_names=("point", "task", "t", "moment"), **common)
-            t.create_array("esc", shape=(n_p, k_max, n_d, 3), chunks=(1, 1, max(n_d, 1), 3),
+            n_e = len(ESC_COLUMNS)
+            t.create_array("esc", shape=(n_p, k_max, n_d, n_e), chunks=(1, 1, max(n_d, 1), n_e),
                            dtype="f8", fill_value=np.nan,
                            dimension_names=("point", "task", "escape_distance", "esc_stat"),
                            **common)
@@ -285,10 +289,11 @@ class SweepStore:
         sums = np.full((n_t, 5), np.nan)
         sums[: result.sums.shape[0]] = result.sums
         self._tasks("sums")[point, task] = sums
-        n_d = self._tasks("esc").shape[2]
-        if n_d:
-            esc = np.full((n_d, 3), np.nan)
-            esc[: result.esc.shape[0]] = result.esc
+        n_d, n_e = self._tasks("esc").shape[2:]
+        if n_d:  # an older store (3 columns) keeps its shape: the first columns are the same
+            esc = np.full((n_d, n_e), np.nan)
+            got = result.esc[:, :n_e]
+            esc[: got.shape[0], : got.shape[1]] = got
             self._tasks("esc")[point, task] = esc
             if "esc_reference" in self._task_names():  # always written: verified per task
                 ref = np.full((n_d, 2), np.nan)
@@ -368,6 +373,7 @@ class SweepStore:
         points = summarise(self)
         with _quiet():
             write_dataset(self, points)
-            write_results(self.path, records(points, self.spec.dimensions))
+            write_results(self.path, records(points, self.spec.dimensions,
+                                             self.spec.escape.stop))
             self.group.attrs["summaries"] = True
             zarr.consolidate_metadata(self.path)

@@ -1,4 +1,4 @@
-"""Summaries of a point from its tasks' moment sums: κ̄(t) ± stderr, κ̄_2D, escape rates.
+"""Summaries of a point from its tasks' moment sums: κ̄(t) ± stderr, κ̄_2D, the error rule.
 
 All functions take the stored per-task arrays of one point (tasks first, in task order) and
 reduce them in that fixed order, so a summary is a pure function of the stored sums.
@@ -16,9 +16,10 @@ tasks' media differ is known from the spec, not only from the data
   interval on it (ν = K − 1), never below the particle error (:func:`combine_errors`). With
   one task only the particle error exists (``source = "particles"``: no realisation scatter).
 
-κ̄(t) (:func:`combine_kappa`), κ̄_2D (:func:`kappa_2d`) and the mean escape times
-(:func:`escape_summary`) all use this rule. Every reported error is a standard error widened
-by t_ν(0.975)/1.96, so that value ± 2·err is a ≈ 95 % interval; ν is reported beside it.
+κ̄(t) (:func:`combine_kappa`), κ̄_2D (:func:`kappa_2d`) and the escape statistics
+(:func:`patchwalk_worker.escape.escape_summary`) all use this rule. Every reported error is a
+standard error widened by t_ν(0.975)/1.96, so that value ± 2·err is a ≈ 95 % interval; ν is
+reported beside it.
 """
 
 from __future__ import annotations
@@ -307,84 +308,3 @@ def kappa_2d(sums: np.ndarray, t: np.ndarray, distinct_realisations: bool = True
                    log_slope=log_slope, dof=float(dof[0]),
                    kappa_err_particles=float(np.sqrt(var_p[0])) / 2.0,
                    kappa_err_between=float(np.sqrt(var_b[0])) / 2.0)
-
-
-@dataclass(frozen=True)
-class EscapeSummary:
-    """First-passage statistics past each distance L_esc (arrays over the distances).
-
-    ``mean_time_err`` and ``rate_err`` are widened by t_ν(0.975)/1.96 (ν = ``dof``) and
-    combine the particle and between-task estimates like κ̄(t)'s error (:func:`combine_errors`):
-    on random media they are errors of the *ensemble* mean time. ``mean_time_err_particles``
-    (unwidened) is the error against the exact ⟨τ⟩ of the same realisations
-    (:func:`escape_reference_means`).
-    """
-
-    fraction: np.ndarray  # fraction of particles with |Δx| ≥ L by t_max
-    mean_time: np.ndarray  # mean first-passage time of those that escaped
-    mean_time_err: np.ndarray
-    rate: np.ndarray  # t_esc⁻¹ = 1/mean_time (biased high if fraction < 1: slow ones missing)
-    rate_err: np.ndarray
-    dof: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    mean_time_err_particles: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    mean_time_err_between: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-
-def escape_summary(
-    esc: np.ndarray, n_particles: float, distinct_realisations: bool = True,
-) -> EscapeSummary:
-    """Escape rates t_esc⁻¹ (eq. 8) from per-task sums (count, Στ, Στ²).
-
-    The mean time pools the escaped particles of all tasks. When not every particle escaped
-    by t_max, the slow ones are missing: the mean time is biased *low* and the rate *high*.
-
-    Parameters
-    ----------
-    esc : ndarray, shape (n_tasks, n_dist, 3)
-    n_particles : float
-        Total particles of the point.
-    distinct_realisations : bool
-        Whether every task has its own medium realisation (``realisations_differ(spec)``).
-    """
-    e = np.asarray(esc, dtype=np.float64)
-    c_k, s1_k, s2_k = e[:, :, 0], e[:, :, 1], e[:, :, 2]
-    c = np.sum(c_k, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.sum(s1_k, axis=0) / c
-        v_k = np.where(c_k > 1, np.maximum(s2_k - s1_k**2 / c_k, 0.0) / (c_k - 1.0), 0.0)
-        var_p = np.sum(c_k * v_k, axis=0) / (c * c)
-        var_p = np.where(c > 1, var_p, np.nan)
-        m_k = s1_k / c_k
-    var_b = _between_tasks_var(c_k, m_k, mean)
-    var, dof = combine_errors(var_p, var_b, e.shape[0], c, distinct_realisations)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        err = np.sqrt(var) * widen(dof)
-        rate = 1.0 / mean
-        rate_err = err / (mean * mean)
-        frac = c / n_particles
-    return EscapeSummary(frac, mean, err, rate, rate_err, dof=dof,
-                         mean_time_err_particles=np.sqrt(var_p),
-                         mean_time_err_between=np.sqrt(var_b))
-
-
-def escape_reference_means(ref: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Exact ⟨τ⟩, ⟨τ²⟩ of a point: the tasks' realisation values weighted by their particles.
-
-    The Monte-Carlo mean time of :func:`escape_summary` pools the particles of all tasks, so its
-    deterministic counterpart weights each realisation's exact moments (first_passage.py, FP1)
-    by the particles that sampled it.
-
-    Parameters
-    ----------
-    ref : ndarray, shape (n_tasks, n_dist, 2)
-        Per task, per distance: exact ⟨τ⟩ and ⟨τ²⟩ of that realisation.
-    weights : ndarray, shape (n_tasks,)
-        Particles of each task.
-
-    Returns
-    -------
-    ndarray, shape (n_dist, 2)
-    """
-    r = np.asarray(ref, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
-    return np.asarray(np.tensordot(w / np.sum(w), r, axes=(0, 0)), dtype=np.float64)

@@ -22,6 +22,7 @@ import numpy as np
 
 from patchwalk_worker.first_passage import mean_first_passage
 from patchwalk_worker.histogram import task_histogram
+from patchwalk_worker.kernels.common import ESC_COLUMNS
 from patchwalk_worker.kernels.kernel import escape_distances
 from patchwalk_worker.kernels.registry import get_kernel
 from patchwalk_worker.media import Medium, build_medium
@@ -32,8 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Column order of the ``sums`` array.
 SUM_COLUMNS: tuple[str, ...] = ("n", "dx", "dx2", "dx4", "dy2")
-#: Column order of the ``esc`` array.
-ESC_COLUMNS: tuple[str, ...] = ("count", "tau", "tau2")
 
 
 @dataclass
@@ -45,8 +44,9 @@ class TaskResult:
     sums : ndarray of float64, shape (n_times, 5)
         Σ1, ΣΔx, ΣΔx², ΣΔx⁴, ΣΔy² at each output time. For the deterministic
         ``reference`` kernel Σ1 = 1, ΣΔx = 0, ΣΔx² = ⟨Δx²⟩ of the lattice, ΣΔx⁴ = nan.
-    esc : ndarray of float64, shape (n_dist, 3)
-        Per escape distance L: number of particles with |Δx| ≥ L by t_max, Στ, Στ².
+    esc : ndarray of float64, shape (n_dist, 5)
+        Per escape distance L (columns ``ESC_COLUMNS``): number of particles with |Δx| ≥ L
+        by t_max, and over them Στ, Στ², Σ1/τ, Σ1/τ² (NaN for the reference kernel).
     kappa_A, kappa_H : float
         Arithmetic and harmonic means of this task's realisation (eqs 3 and 4).
     steps : int
@@ -118,7 +118,7 @@ def run_task(spec: SweepSpec, point: int, task: int) -> TaskResult:
     )
     return TaskResult(
         sums=np.ascontiguousarray(res.sums, dtype=np.float64),
-        esc=np.ascontiguousarray(res.esc, dtype=np.float64).reshape(-1, 3),
+        esc=np.ascontiguousarray(res.esc, dtype=np.float64).reshape(-1, len(ESC_COLUMNS)),
         kappa_A=float(medium.kappa_A),
         kappa_H=float(medium.kappa_H),
         steps=int(res.steps),

@@ -57,6 +57,22 @@ def _not_done(record: SweepRecord, sweep_id: str, what: str) -> ProblemError:
     )
 
 
+def _refuse_if_stopped(request: Request, sweep_id: str, what: str) -> None:
+    """409 for κ̄(t), κ̄_2D, theory and the plot of a sweep with ``escape.stop``: its
+    particles stop at their escape, so what is still walking at a time is a biased sample."""
+    record = get_record(request, sweep_id)
+    escape = record.spec.get("escape") or {}
+    if isinstance(escape, dict) and escape.get("stop"):
+        raise ProblemError(
+            409,
+            f"sweep {sweep_id} stops each particle at its escape (escape.stop = true), so "
+            f"{what} is not served: the particles still walking at a time are a biased "
+            "sample. Its escape statistics are at /escape; submit the spec without "
+            "escape.stop for κ̄(t)",
+            title="Escape-only sweep",
+        )
+
+
 def _done_record(request: Request, sweep_id: str) -> SweepRecord:
     record = get_record(request, sweep_id)
     if record.state != "done":
@@ -98,6 +114,7 @@ def _keep(request: Request, params: list[dict[str, Any]]) -> list[int]:
 
 
 def _kappa(request: Request, sweep_id: str) -> KappaResults:
+    _refuse_if_stopped(request, sweep_id, "κ̄(t)")
     ans = _results(request, sweep_id)
     pts = ans.results.kappa
     return KappaResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
@@ -105,6 +122,7 @@ def _kappa(request: Request, sweep_id: str) -> KappaResults:
 
 
 def _kappa2d(request: Request, sweep_id: str) -> Kappa2DResults:
+    _refuse_if_stopped(request, sweep_id, "κ̄_2D")
     ans = _results(request, sweep_id)
     res = ans.results
     if res.dimensions != 2:
@@ -127,6 +145,7 @@ def _escape(request: Request, sweep_id: str) -> EscapeResults:
 
 
 def _theory(request: Request, sweep_id: str) -> TheoryResults:
+    _refuse_if_stopped(request, sweep_id, "theory (curves of κ̄(t))")
     ans = _results(request, sweep_id)
     pts = ans.results.theory
     return TheoryResults(points=[pts[i] for i in _keep(request, [p.params for p in pts])],
@@ -177,6 +196,7 @@ def _histograms(request: Request, sweep_id: str, lattice: list[Any],
 
 
 def _plot(request: Request, sweep_id: str) -> bytes:
+    _refuse_if_stopped(request, sweep_id, "the κ̄ plot")
     record = _done_record(request, sweep_id)
     if int(record.spec.get("dimensions", 1)) == 2:
         return plot_kappa2d(_kappa2d(request, sweep_id).points, title=record.name)
@@ -211,8 +231,9 @@ async def kappa2d(request: Request, sweep_id: str) -> Response:
 
 @router.get("/sweeps/{sweep_id}/escape", response_model=EscapeResults)
 async def escape(request: Request, sweep_id: str) -> Response:
-    """Escape fraction, mean time and rate per point and distance (eq. 8), beside the exact
-    mean first-passage time of the same realisations."""
+    """Escape fraction, mean time, 1/⟨τ⟩ (``rate``) and the mean rate ⟨1/τ⟩ (``mean_rate``,
+    eq. 8, with its upper bound) per point and distance, beside the exact mean first-passage
+    time of the same realisations."""
     return await _json_route(request, sweep_id, "escape", _escape)
 
 

@@ -20,6 +20,9 @@ from numba import njit
 from ..media import Medium
 from ..rng import normal, uniform
 
+#: Columns of the escape sums ``esc`` (docs/interfaces.md §3): count, Στ, Στ², Σ1/τ, Σ1/τ².
+ESC_COLUMNS: tuple[str, ...] = ("count", "tau", "tau2", "inv_tau", "inv_tau2")
+
 
 @dataclass(frozen=True)
 class KernelResult:
@@ -29,8 +32,9 @@ class KernelResult:
     ----------
     sums : ndarray, shape (n_times, 5)
         Σ1, ΣΔx, ΣΔx², ΣΔx⁴, ΣΔy² over particles at each output time.
-    esc : ndarray, shape (n_dist, 3)
-        Number escaped (first |Δx| ≥ L) by the last output time, Στ, Στ².
+    esc : ndarray, shape (n_dist, 5)
+        Per escape distance (columns :data:`ESC_COLUMNS`): number escaped (first |Δx| ≥ L) by
+        the last output time, Στ, Στ², Σ1/τ, Σ1/τ² over those particles.
     steps : int
         Particle-steps taken.
     """
@@ -66,7 +70,7 @@ def check_args(
         if e.size < 2 or np.any(np.diff(e) <= 0.0):
             raise ValueError(f"strip {s}: patch lengths must all be positive")
     sums = np.zeros((t.size, 5))
-    esc = np.zeros((esc_d.size, 3))
+    esc = np.zeros((esc_d.size, len(ESC_COLUMNS)))
     return t, esc_d, st.copy(), sums, esc
 
 
@@ -170,10 +174,14 @@ def record(sums: np.ndarray, k: int, dx: float, dy: float) -> None:
 
 @njit(cache=True)
 def record_escape(esc: np.ndarray, j: int, tau: float) -> None:
-    """Add one first-passage time for distance ``j``."""
+    """Add one first-passage time τ > 0 for distance ``j``: 1, τ, τ², 1/τ, 1/τ²
+    (:data:`ESC_COLUMNS`; the moments of the mean time and of the mean rate ⟨1/τ⟩)."""
+    inv = 1.0 / tau
     esc[j, 0] += 1.0
     esc[j, 1] += tau
     esc[j, 2] += tau * tau
+    esc[j, 3] += inv
+    esc[j, 4] += inv * inv
 
 
 # --- Exit time of Brownian motion from a symmetric interval (the exact kernel's jumps) -------

@@ -147,7 +147,7 @@ def euler_kernel(
     edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, l_perp: float,
     kappa_perp: float, times: np.ndarray, esc_dist: np.ndarray, n_particles: int,
     task: np.ndarray, dt: float, width: float, inverse: bool, drift: bool,
-    sums: np.ndarray, esc: np.ndarray,
+    sums: np.ndarray, esc: np.ndarray, halt: bool,
 ) -> int:
     """Itô-Euler particles (D1, D2) on the smoothed medium; fill ``sums``/``esc``; return steps.
 
@@ -157,7 +157,8 @@ def euler_kernel(
     holds x (lazily, after the step that left it), κ_w and κ_w′ from :func:`smoothed`, D1, the
     first-passage test and D2. First passage: each step's path is taken as a Brownian bridge
     between its end points (:func:`check_escape`), so crossings inside a step are caught and
-    timed.
+    timed. ``halt`` (``escape.stop``): a particle stops after the step in which it passed the
+    largest distance (same draws until then, so ``esc`` is bitwise that of ``halt = False``).
     """
     n_strips = offsets.shape[0] - 1
     height = n_strips * l_perp
@@ -189,6 +190,7 @@ def euler_kernel(
             tk = times[k]
             n_full = int((tk - t) / dt)
             h_last = (tk - t) - n_full * dt
+            n_done = n_full  # steps taken of the n_full (fewer when halted)
             for i in range(n_full):
                 if lo <= x < hi:  # interior of the patch: constant κ, no drift
                     x += sc * normal(rs)
@@ -205,6 +207,9 @@ def euler_kernel(
                 x += math.sqrt(two_dt * kw) * normal(rs) + drift_dt * dkw
                 if jp < n_dist:
                     jp = check_escape(xp - x0, x - x0, kw, dt, t + i * dt, esc_dist, jp, esc, rs)
+                    if jp == n_dist and halt:
+                        n_done = i + 1
+                        break
                     if jp == n_dist and not y_moves:
                         fast = True
                         lo = a + half_w
@@ -216,7 +221,9 @@ def euler_kernel(
                             edges, kappa, offsets, length, s, g, w, half_w)
                         sc = math.sqrt(two_dt * kc)
                         lo = math.inf
-            steps += n_full
+            steps += n_done
+            if halt and jp == n_dist:
+                break  # escape.stop: passed the largest distance
             if h_last > 1e-12 * dt:  # partial step onto the output time
                 if x >= b or x < a:
                     g, w = relocate(edges, offsets, length, s, g, w, x, a, b)
@@ -244,6 +251,8 @@ def euler_kernel(
                         sc = math.sqrt(two_dt * kc)
                         lo = math.inf
                 steps += 1
+            if halt and jp == n_dist:
+                break
             t = tk
             record(sums, k, x - x0, y - y0)
     return steps
@@ -263,7 +272,7 @@ def run_euler(
     medium: Medium, times: Sequence[float] | np.ndarray, n_particles: int, state: np.ndarray,
     *, escape: Sequence[float] | np.ndarray = (),
     smoothing: Literal["kappa", "inverse_kappa"] = "kappa", width: float | None = None,
-    courant: float = 1e-3, drift: bool = True,
+    courant: float = 1e-3, drift: bool = True, stop: bool = False,
 ) -> KernelResult:
     """Run the paper's Itô-Euler kernel (D1-D3) on the box-car smoothed ``medium``.
 
@@ -279,6 +288,8 @@ def run_euler(
         κ_max Δt / l_min² (eq. D3), default 1e-3.
     drift : bool
         Include the κ′Δt term of D1 (False reproduces the drift trap, for tests only).
+    stop : bool
+        ``escape.stop``: end each particle's walk once it has passed the largest distance.
     """
     t, esc_in, st, sums, esc_sorted = check_args(medium, times, n_particles, state, escape)
     order = np.argsort(esc_in, kind="stable")  # the kernel walks the levels nearest first
@@ -296,6 +307,7 @@ def run_euler(
         float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
         t, esc_d, int(n_particles), st, euler_dt(medium, courant), w,
         smoothing == "inverse_kappa", bool(drift), sums, esc_sorted,
+        bool(stop) and esc_d.size > 0,
     )
     esc = np.empty_like(esc_sorted)
     esc[order] = esc_sorted
@@ -316,7 +328,8 @@ def _run(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: int,
          state: np.ndarray) -> KernelResult:
     o = spec.euler
     return run_euler(medium, times, n_particles, state, escape=escape_distances(spec),
-                     smoothing=o.smoothing, width=o.width, courant=o.courant, drift=o.drift)
+                     smoothing=o.smoothing, width=o.width, courant=o.courant, drift=o.drift,
+                     stop=spec.escape.stop)
 
 
 KERNEL = Kernel(

@@ -118,7 +118,7 @@ def exact_kernel(
     edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, l_perp: float,
     kappa_perp: float, times: np.ndarray, esc_dist: np.ndarray, n_particles: int,
     task: np.ndarray, safety: float, sums: np.ndarray, esc: np.ndarray,
-    exit_table: np.ndarray, horizon: float, jump_gain: float,
+    exit_table: np.ndarray, horizon: float, jump_gain: float, halt: bool,
 ) -> int:
     """Run ``n_particles`` skew-Brownian particles; fill ``sums`` and ``esc``; return steps.
 
@@ -126,9 +126,11 @@ def exact_kernel(
     ``times`` (increasing), escape distances, the task's xoshiro state and the output arrays
     (docs/interfaces.md §3); ``exit_table`` (:func:`~.common.exit_quantile_table`), ``horizon``
     (jumps of half-width r need r²·horizon ≤ time left) and ``jump_gain`` (a jump is taken when
-    its mean duration r²/2 is at least ``jump_gain`` ordinary steps; 0 disables jumps).
-    y never moves here (κ⊥ > 0 runs in :func:`.exact2d.exact2d_kernel`); strips are
-    independent 1D media.
+    its mean duration r²/2 is at least ``jump_gain`` ordinary steps; 0 disables jumps) and
+    ``halt`` (``escape.stop``: a particle stops once it has passed the largest distance; its
+    draws until then are those of ``halt = False``, so ``esc`` is bitwise the same, while
+    ``sums`` then lack it at the later output times). y never moves here (κ⊥ > 0 runs in
+    :func:`.exact2d.exact2d_kernel`); strips are independent 1D media.
     Allocates only a few work arrays per call (O(patches)), nothing per step. Jumps and
     ordinary steps both count as steps.
     """
@@ -161,6 +163,8 @@ def exact_kernel(
         for k in range(n_times):
             tk = times[k]
             while t < tk:
+                if halt and jp >= n_dist:
+                    break
                 base = g + s
                 a = edges[base] + w * length
                 b = edges[base + 1] + w * length
@@ -290,6 +294,8 @@ def exact_kernel(
                     t = tk
                 else:
                     t += dt
+            if halt and jp >= n_dist:
+                break  # escape.stop: passed the largest distance
             record(sums, k, x - x0, y - y0)
     return steps
 
@@ -297,7 +303,7 @@ def exact_kernel(
 def run_exact(
     medium: Medium, times: Sequence[float] | np.ndarray, n_particles: int, state: np.ndarray,
     *, escape: Sequence[float] | np.ndarray = (), safety: float = 8.0, jumps: bool = True,
-    jump_gain: float = 4.0,
+    jump_gain: float = 4.0, stop: bool = False,
 ) -> KernelResult:
     """Run the exact skew-Brownian kernel on ``medium`` (1D or 2D).
 
@@ -322,6 +328,9 @@ def run_exact(
     jump_gain : float
         A jump is taken when its mean duration is at least this many ordinary steps (a jump
         costs about as much as 4-6 steps). Jumps are not used with κ⊥ > 0 (2D kernel).
+    stop : bool
+        ``escape.stop``: end each particle's walk once it has passed the largest escape
+        distance (``esc`` bitwise as without it; ``sums`` then miss the stopped particles).
 
     Returns
     -------
@@ -341,6 +350,7 @@ def run_exact(
             medium.edges, medium.kappa, medium.offsets, float(medium.length),
             float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
             t, esc_d, int(n_particles), st, float(safety), sums, esc_sorted,
+            bool(stop) and esc_d.size > 0,
         )
     else:
         steps = exact_kernel(
@@ -348,6 +358,7 @@ def run_exact(
             float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
             t, esc_d, int(n_particles), st, float(safety), sums, esc_sorted,
             exit_table(), exit_horizon(float(safety)), float(jump_gain) if jumps else 0.0,
+            bool(stop) and esc_d.size > 0,
         )
     esc = np.empty_like(esc_sorted)
     esc[order] = esc_sorted
@@ -378,7 +389,7 @@ def _cost(spec: SweepSpec) -> float:
 def _run(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: int,
          state: np.ndarray) -> KernelResult:
     return run_exact(medium, times, n_particles, state, escape=escape_distances(spec),
-                     safety=spec.exact.safety)
+                     safety=spec.exact.safety, stop=spec.escape.stop)
 
 
 KERNEL = Kernel(

@@ -33,9 +33,8 @@ floored at ``CORNER_FLOOR`` = 1e-4 of the smallest natural step, min(ℓ²/κ (m
 l_⊥²/κ⊥)/(2s²): inside that corner box (x and y distances ≲ 1e-2 of the patch and strip
 scales) an x-step may cross the strip edge and its x-move uses the strip held at its start.
 The time a particle spends in such boxes is a fraction ~ (corners) · 1e-2 · 1e-2 · (√κ⊥/√κ)
-of the total (~1e-5 on the issue-12 medium), far below the statistical error. Apart from
-that, the only approximations are the neglected > ``safety``-σ events of every step, as in
-1D. Exit-time jumps are not used in 2D.
+of the total (~1e-5 on the issue-12 medium), far below the statistical error. Else only the
+neglected > ``safety``-σ events of every step approximate, as in 1D. No jumps in 2D.
 
 First passage (|Δx| ≥ L), exact as in 1D: the pending levels x₀ ± L are event points.
 * x-steps and y-first steps use the 1D rule with levels (:func:`.bridge.patch_events`): a
@@ -52,9 +51,8 @@ First passage (|Δx| ≥ L), exact as in 1D: the pending levels x₀ ± L are ev
   (BB1)/(BB2) in clock time give the passage exactly, and it is recorded at t + Δt·θ/Θ,
   off by less than the (floored) step (:func:`clock_levels`); the particle continues from
   the step's end. Measured: recording such passages at the step's start instead of its end
-  moves ⟨τ⟩ by ≤ 2e-9 relative (docs/kernels.md).
-Without pending levels (or with levels out of reach) the kernel draws exactly the same random
-numbers as without escape distances.
+  moves ⟨τ⟩ by ≤ 2e-9 relative (docs/kernels.md). Without pending levels (or with levels out
+of reach) the kernel draws exactly the same random numbers as without escape distances.
 """
 
 from __future__ import annotations
@@ -176,13 +174,12 @@ def clock_levels(
 def exact2d_kernel(
     edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, l_perp: float,
     kappa_perp: float, times: np.ndarray, esc_dist: np.ndarray, n_particles: int,
-    task: np.ndarray, safety: float, sums: np.ndarray, esc: np.ndarray,
+    task: np.ndarray, safety: float, sums: np.ndarray, esc: np.ndarray, halt: bool,
 ) -> int:
     """Run ``n_particles`` particles in a 2D medium (κ⊥ > 0); fill ``sums``, ``esc``.
 
-    Arguments as :func:`.exact.exact_kernel` (no jumps). Works for one strip too (then y never
-    changes the medium). Allocates O(patches) work arrays per call, nothing per step.
-    Returns the number of steps.
+    Arguments as :func:`.exact.exact_kernel` (no jumps; ``halt``: ``escape.stop``); one strip
+    works too. Allocates O(patches) per call, nothing per step. Returns the number of steps.
     """
     n_strips = offsets.shape[0] - 1
     two_d = n_strips > 1
@@ -225,6 +222,8 @@ def exact2d_kernel(
         for k in range(n_times):
             tk = times[k]
             while t < tk:
+                if halt and jp >= n_dist:
+                    break
                 base = g + s
                 a = edges[base] + w * length
                 b = edges[base + 1] + w * length
@@ -395,5 +394,7 @@ def exact2d_kernel(
                     t = tk
                 else:
                     t += dt
+            if halt and jp >= n_dist:  # escape.stop: passed the largest distance
+                break
             record(sums, k, x - x0, y - y0)
     return steps

@@ -47,12 +47,13 @@ if TYPE_CHECKING:  # pragma: no cover
 def pitch_kernel(
     edges: np.ndarray, kappa: np.ndarray, offsets: np.ndarray, length: float, l_perp: float,
     kappa_perp: float, times: np.ndarray, esc_dist: np.ndarray, n_particles: int,
-    task: np.ndarray, v: float, dt: float, sums: np.ndarray, esc: np.ndarray,
+    task: np.ndarray, v: float, dt: float, sums: np.ndarray, esc: np.ndarray, halt: bool,
 ) -> int:
     """Pitch-angle walkers (D4, D5); fill ``sums``/``esc``; return particle-steps.
 
     Within a step x moves on a straight line (D4), so the first passage |Δx| ≥ L is found at
-    the step's end and timed exactly by linear interpolation.
+    the step's end and timed exactly by linear interpolation. ``halt`` (``escape.stop``): a
+    particle stops after the step in which it passed the largest distance.
     """
     n_strips = offsets.shape[0] - 1
     height = n_strips * l_perp
@@ -77,6 +78,8 @@ def pitch_kernel(
         for k in range(n_times):
             tk = times[k]
             while t < tk:
+                if halt and jp >= n_dist:
+                    break
                 rem = tk - t
                 h = dt
                 last = h >= rem * (1.0 - 1e-12)
@@ -119,6 +122,8 @@ def pitch_kernel(
                     t = tk
                 else:
                     t += h
+            if halt and jp >= n_dist:
+                break  # escape.stop: passed the largest distance
             record(sums, k, x - x0, y - y0)
     return steps
 
@@ -136,6 +141,7 @@ def pitch_dt(medium: Medium, v: float, courant: float) -> float:
 def run_pitch(
     medium: Medium, times: Sequence[float] | np.ndarray, n_particles: int, state: np.ndarray,
     *, escape: Sequence[float] | np.ndarray = (), v: float = 1.0, courant: float = 0.05,
+    stop: bool = False,
 ) -> KernelResult:
     """Run the pitch-angle kernel (D4, D5) with σ(x) = v²/(2κ(x)).
 
@@ -148,6 +154,8 @@ def run_pitch(
         needs it below the patch sizes.
     courant : float
         σ_max Δt (default 0.05).
+    stop : bool
+        ``escape.stop``: end each particle's walk once it has passed the largest distance.
     """
     t, esc_in, st, sums, esc_sorted = check_args(medium, times, n_particles, state, escape)
     order = np.argsort(esc_in, kind="stable")  # the kernel walks the levels nearest first
@@ -160,7 +168,7 @@ def run_pitch(
         medium.edges, medium.kappa, medium.offsets, float(medium.length),
         float(medium.l_perp) if medium.n_strips > 1 else 0.0, float(medium.kappa_perp),
         t, esc_d, int(n_particles), st, float(v), pitch_dt(medium, v, courant), sums,
-        esc_sorted,
+        esc_sorted, bool(stop) and esc_d.size > 0,
     )
     esc = np.empty_like(esc_sorted)
     esc[order] = esc_sorted
@@ -198,7 +206,7 @@ def _run(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: int,
          state: np.ndarray) -> KernelResult:
     o = spec.pitch
     return run_pitch(medium, times, n_particles, state, escape=escape_distances(spec),
-                     v=o.v, courant=o.courant)
+                     v=o.v, courant=o.courant, stop=spec.escape.stop)
 
 
 KERNEL = Kernel(

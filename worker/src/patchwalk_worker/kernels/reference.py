@@ -20,7 +20,7 @@ from patchwalk_client.options import ReferenceOptions
 from ..media import Medium
 from ..reference import reference_msd
 from ..reference2d import reference_msd_2d
-from .common import KernelResult
+from .common import ESC_COLUMNS, KernelResult
 from .kernel import Kernel, escape_distances, l_min
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,7 +67,7 @@ def _run(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: int,
         sums[:, 2] = np.asarray(solve(medium, times, spec.reference), dtype=np.float64)
     else:
         sums[:, 2] = np.asarray(reference_msd(medium, times, spec.reference), dtype=np.float64)
-    esc = np.full((escape_distances(spec).shape[0], 3), np.nan, dtype=np.float64)
+    esc = np.full((escape_distances(spec).shape[0], len(ESC_COLUMNS)), np.nan, dtype=np.float64)
     return KernelResult(sums=sums, esc=esc, steps=0)
 
 

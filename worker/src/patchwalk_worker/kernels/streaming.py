@@ -119,7 +119,7 @@ def streaming_kernel(
     times: np.ndarray, esc_dist: np.ndarray, n_particles: int, task: np.ndarray,
     v: float, sigma: float, exit_factor: float, safety: float, table: np.ndarray,
     horizon: float, jump_gain: float, sums: np.ndarray, esc: np.ndarray, pos: np.ndarray,
-    origin: float,
+    origin: float, halt: bool,
 ) -> int:
     """Run ``n_particles`` streaming/diffusive particles; fill ``sums``, ``esc``, ``pos``.
 
@@ -128,6 +128,7 @@ def streaming_kernel(
     ``exit_factor`` sets the mean push threshold exit_factor·κ/v (2 = uniform invariant
     density). ``pos`` (n_times + 1, n_rec) receives x + ``origin`` of particles p < n_rec at
     the start and at every output time. Returns the number of events (legs, steps, jumps).
+    ``halt`` (``escape.stop``): a particle stops once it has passed every distance.
     """
     n_patch = kappa.shape[0]
     offsets = np.zeros(2, dtype=np.int64)
@@ -157,6 +158,8 @@ def streaming_kernel(
         for k in range(n_times):
             tk = times[k]
             while t < tk:
+                if halt and n_left == 0:
+                    break
                 events += 1
                 a = edges[g] + w * length
                 b = edges[g + 1] + w * length
@@ -248,6 +251,8 @@ def streaming_kernel(
                         t_rev = -1.0
                 if n_left > 0:
                     n_left = _check_escapes(esc, esc_dist, done, n_left, x - x0, t)
+            if halt and n_left == 0:
+                break  # escape.stop: passed every distance
             record(sums, k, x - x0, 0.0)
             if p < n_rec:
                 pos[k + 1, p] = x + origin
@@ -258,6 +263,7 @@ def _run(
     medium: Medium, times: Sequence[float] | np.ndarray, n_particles: int, state: np.ndarray,
     escape: Sequence[float] | np.ndarray, v_str: float, sigma: float | None,
     streaming_phase: str, safety: float, jump_gain: float, exit_factor: float, n_record: int,
+    stop: bool = False,
 ) -> tuple[KernelResult, np.ndarray]:
     t, esc_d, st, sums, esc = check_args(medium, times, n_particles, state, escape)
     if not (v_str > 0.0 and math.isfinite(v_str)):
@@ -277,6 +283,7 @@ def _run(
         strip.edges, strip.kappa, strip.is_str, strip.length, t, esc_d, int(n_particles), st,
         float(v_str), sig, float(exit_factor), float(safety), exit_table(),
         exit_horizon(float(safety)), float(jump_gain), sums, esc, pos, strip.origin,
+        bool(stop) and esc_d.size > 0,
     )
     return KernelResult(sums=sums, esc=esc, steps=int(events)), pos
 
@@ -285,7 +292,7 @@ def run_streaming(
     medium: Medium, times: Sequence[float] | np.ndarray, n_particles: int, state: np.ndarray,
     *, escape: Sequence[float] | np.ndarray = (), v_str: float = 1.0,
     sigma: float | None = None, streaming_phase: str = "high", safety: float = 8.0,
-    jump_gain: float = 4.0, exit_factor: float = 2.0,
+    jump_gain: float = 4.0, exit_factor: float = 2.0, stop: bool = False,
 ) -> KernelResult:
     """Run the streaming kernel (Appendix E) on a 1D homogeneous or two-phase ``medium``.
 
@@ -309,6 +316,8 @@ def run_streaming(
     exit_factor : float
         Mean push threshold at an interface in units of κ/v; 2 (default) is the model with a
         uniform invariant density. Other values exist for tests only.
+    stop : bool
+        ``escape.stop``: end each particle's walk once it has passed every escape distance.
 
     Returns
     -------
@@ -316,7 +325,7 @@ def run_streaming(
         ``steps`` counts events: streaming legs, diffusive steps and jumps.
     """
     res, _ = _run(medium, times, n_particles, state, escape, v_str, sigma, streaming_phase,
-                  safety, jump_gain, exit_factor, 0)
+                  safety, jump_gain, exit_factor, 0, stop)
     return res
 
 
@@ -346,7 +355,7 @@ def _run_task(spec: SweepSpec, medium: Medium, times: np.ndarray, n_particles: i
     o = _options(spec)
     return run_streaming(medium, times, n_particles, state, escape=escape_distances(spec),
                          v_str=o.v_str, sigma=o.sigma, streaming_phase=o.streaming_phase,
-                         safety=o.safety)
+                         safety=o.safety, stop=spec.escape.stop)
 
 
 def _cost(spec: SweepSpec) -> float:
