@@ -35,9 +35,10 @@ def figures() -> dict[str, Figure]:
     """Figure builders by gallery name (imported on use: they need numpy and numba)."""
     from .gallery_beyond import beyond_contrast, beyond_index
     from .gallery_density import fig2
+    from .gallery_escape import fig4
     from .gallery_figures import FIGURES
 
-    return {**FIGURES, "fig2": fig2, "beyond_contrast": beyond_contrast,
+    return {**FIGURES, "fig2": fig2, "fig4": fig4, "beyond_contrast": beyond_contrast,
             "beyond_index": beyond_index}
 
 #: Where the gallery specs live (the repository's ``examples/gallery``).

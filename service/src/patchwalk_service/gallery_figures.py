@@ -26,7 +26,7 @@ from patchwalk_client.models import (
 from patchwalk_client.spec import SweepSpec, parse_spec
 from patchwalk_worker.media import ensemble_means, phase_pdfs
 from patchwalk_worker.patches import PowerLaw
-from patchwalk_worker.theory import c8, c9, c10, f_longer_than, scaling_7
+from patchwalk_worker.theory import c8, c9, c10, scaling_7
 
 from .plots import _png
 
@@ -235,63 +235,6 @@ def fig3(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
     return _png(fig), {"slopes": rows, "window": list(window), "early": first, "late": late}
 
 
-# ---- Fig. 4 ---------------------------------------------------------------------------------
-
-def eq8_rates(spec: SweepSpec, L: float) -> tuple[float, float]:
-    """Eq. (8) as printed, ⟨1/τ⟩ ≈ (κ_high f_L + κ_H (1 − f_L))/L², and its mean-time
-    counterpart 1/⟨τ⟩ ≈ 1/(f_L L²/κ_high + (1 − f_L) L²/κ_H) (same two populations)."""
-    high, low = phase_pdfs(spec)
-    kh, _ = spec.kappa_high_low()
-    _, k_harm = ensemble_means(spec)
-    fl = float(f_longer_than(L, high, low))
-    return ((kh * fl + k_harm * (1 - fl)) / L**2,
-            1.0 / (fl * L**2 / kh + (1 - fl) * L**2 / k_harm))
-
-
-def fig4(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
-    """Escape rates against energy per α: the served mean rate ⟨1/τ⟩ (``mean_rate``, the
-    paper's t_esc⁻¹) and 1/⟨τ⟩ (``rate``), with eq. (8) in both readings."""
-    run = runs[0]
-    assert run.escape is not None
-    fig, (ax,) = _axes(1, 7.0)
-    base = point_spec(run, {k: v for k, v in run.escape.points[0].params.items()
-                            if k != "energy"} | {"energy": 1.0})
-    L = float(base.escape.distances[0])
-    t0 = L**2 / (2 * ensemble_means(base)[0])
-    by_alpha: dict[float, list[tuple[float, ...]]] = {}
-    for p in run.escape.points:
-        spec = point_spec(run, p.params)
-        printed, mean_time = eq8_rates(spec, L)
-        rate, err = arr(p.rate)[0], arr(p.rate_err)[0]
-        inv, inv_e = arr(p.mean_rate)[0], arr(p.mean_rate_err)[0]
-        inv_up = arr(p.mean_rate_upper)[0]
-        frac = arr(p.fraction)[0]
-        by_alpha.setdefault(float(p.params["medium.high.patches.alpha"]), []).append(
-            (float(p.params["energy"]), rate * t0, err * t0, printed * t0, mean_time * t0, frac,
-             inv * t0, inv_e * t0, inv_up * t0))
-    rows: dict[str, Any] = {}
-    for i, (a, pts) in enumerate(sorted(by_alpha.items())):
-        e, r, re, pr, mt, fr, it, ie, iu = (np.array(c) for c in zip(*sorted(pts), strict=True))
-        col = f"C{i}"
-        ax.errorbar(e, it, yerr=ie, fmt="s", color=col, label=f"α = {a:g}: ⟨1/τ⟩")
-        ax.errorbar(e, r, yerr=re, fmt="o", mfc="none", color=col, label=f"α = {a:g}: 1/⟨τ⟩")
-        ax.loglog(e, pr, "-", color=col, lw=0.8)
-        ax.loglog(e, mt, "--", color=col, lw=0.8)
-        rows[f"{a:g}"] = {"energy": e.tolist(), "rate_t0": r.tolist(), "err_t0": re.tolist(),
-                          "eq8_printed_t0": pr.tolist(), "eq8_mean_time_t0": mt.tolist(),
-                          "fraction": fr.tolist(), "mean_inverse_t0": it.tolist(),
-                          "mean_inverse_err_t0": ie.tolist(),
-                          "mean_inverse_upper_t0": iu.tolist(),
-                          "slope_measured": float(np.polyfit(np.log(e), np.log(r), 1)[0])}
-    ax.set_xlabel("E / E0")
-    ax.set_ylabel("t_esc⁻¹ · t0")
-    ax.text(0.02, 0.02, "filled: ⟨1/τ⟩ (served mean_rate); open: 1/⟨τ⟩; solid: eq. (8) as "
-            "printed; dashed: its 1/⟨τ⟩ form", transform=ax.transAxes, fontsize=7)
-    ax.legend(fontsize=7)
-    ax.set_title(f"Fig. 4: escape past L_esc = {L:g}, t0 = L²/2κ_A(E0) = {t0:.3g}")
-    return _png(fig), {"L_esc": L, "t0": t0, "alphas": rows}
-
-
 # ---- Fig. 5 and D1 --------------------------------------------------------------------------
 
 def fig5(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
@@ -376,5 +319,5 @@ def app_e(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
 
 
 FIGURES: dict[str, Figure] = {
-    "fig3": fig3, "fig4": fig4, "fig5": fig5, "figD1": fig5, "appE": app_e,
+    "fig3": fig3, "fig5": fig5, "figD1": fig5, "appE": app_e,
 }
