@@ -127,3 +127,16 @@ def test_results_spec_medium_partial_and_filters(
     assert pt["n_tasks"] == body["tasks_done"] and pt["n_particles"] == 400 * pt["n_tasks"]
     cli = pw(url, "results", long)
     assert cli.returncode == 0 and "partial results" in cli.stderr
+
+    # ---- a sweep with escape.stop has no κ̄(t): `results` shows its escape table -----------
+    stop = {"name": "stop", "seed": 4, "medium": {"patches": [[1.0, 1.0], [1.0, 0.1]]},
+            "particles": {"count": 200, "per_task": 100},
+            "times": {"min": 0.01, "max": 100.0, "count": 4},
+            "escape": {"distances": [0.5, 1.0], "stop": True}}
+    (tmp_path / "stop.json").write_text(json.dumps(stop))
+    sid_stop = pw(url, "submit", str(tmp_path / "stop.json")).stdout.strip()
+    assert pw(url, "wait", sid_stop).returncode == 0
+    esc_table = pw(url, "results", sid_stop)
+    assert esc_table.returncode == 0 and "<1/tau>" in esc_table.stdout, esc_table
+    refused = pw(url, "results", sid_stop, "--what", "kappa")
+    assert refused.returncode != 0 and "escape.stop" in refused.stderr, refused

@@ -42,14 +42,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token", default=None, help="bearer token (default $PATCHWALK_TOKEN)")
 
 
-def add_result_options(p: argparse.ArgumentParser, *, default_what: str | None) -> None:
-    """``--what`` and ``--json | --csv``, shared with ``patchwalk run`` and ``show``."""
+def add_result_options(p: argparse.ArgumentParser, *, default_what: str | None,
+                       default_note: str = "kappa, plus kappa2d and escape when the sweep has "
+                                           "them (tables), kappa (--json, --csv)") -> None:
+    """``--what`` and ``--json | --csv``, shared with ``patchwalk run``, ``show`` and
+    ``results``; ``default_note`` says what ``--what`` defaults to when ``default_what`` is
+    None (decided from the sweep)."""
     p.add_argument(
         "--what", choices=WHATS, default=default_what,
         help="which result: kappa (kappa(t)), kappa2d (converged 2D kappa), escape (first "
              "passage per distance, with eq. 8), theory (curves, nan outside their validity)"
-             + ("" if default_what else "; default: kappa, plus kappa2d and escape when the "
-                "sweep has them (tables), kappa (--json, --csv)"))
+             + ("" if default_what else f"; default: {default_note}"))
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true",
                      help='print {"points": [...]}, the REST body of the result')
@@ -92,7 +95,9 @@ def register(subparsers: Any) -> None:
         description="Print a result of a sweep. A running or cancelled sweep gives the partial "
                     "results of its finished tasks (marked partial).")
     p.add_argument("id", help="sweep id")
-    add_result_options(p, default_what="kappa")
+    add_result_options(p, default_what=None,
+                       default_note="kappa, or escape for a sweep with escape.stop (whose "
+                                    "particles stop at escape, so it has no kappa)")
     p.add_argument("--where", action="append", default=[], metavar="AXIS=VALUE",
                    help="only points with this axis value (repeatable)")
     _common(p)
@@ -269,7 +274,11 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     filters = _filters(args.where)
     with _client(args) as c:
-        body = c.get(args.id)._get(args.what, **filters)
+        sweep = c.get(args.id)
+        if args.what is None:
+            stop = bool((sweep.spec().get("escape") or {}).get("stop"))
+            args.what = "escape" if stop else "kappa"
+        body = sweep._get(args.what, **filters)
     models: dict[str, type[Record]] = {
         "kappa": KappaResults, "kappa2d": Kappa2DResults, "escape": EscapeResults,
         "theory": TheoryResults}
