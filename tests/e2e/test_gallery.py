@@ -97,7 +97,7 @@ def test_fig3_slopes_start_at_kappa_A_and_converge_to_kappa_H(
         assert abs(e["kappa_last"] / e["kappa_H"] - 1) <= K * e["err"] / e["kappa_H"] + 0.1, a
 
 
-def test_fig4_escape_rate_follows_eq8_and_breaks_to_the_fast_phase(
+def test_fig4_escape_rate_follows_eq8_and_breaks_to_the_fast_phase_at_an_alpha_set_energy(
         gallery: dict[str, dict[str, Any]]) -> None:
     c = gallery["fig4"]
     for a, row in c["alphas"].items():
@@ -127,6 +127,15 @@ def test_fig4_escape_rate_follows_eq8_and_breaks_to_the_fast_phase(
     index_err = math.hypot(ie[-1] / inv[-1], ie[-2] / inv[-2]) / math.log(en[-1] / en[-2])
     assert abs(index - 2.0) <= K * index_err + 0.2, (index, index_err)
     assert index > row["slope_measured"] + 1.0
+    # beyond the paper: the break energy (A·slow = B·fast fitted to ⟨1/τ⟩) rises with α, as
+    # f_L falls, and lies within a factor 3 of eq. (8)'s (its prefactors are order unity)
+    lo, hi = c["alphas"]["1.5"], c["alphas"]["3"]
+    assert hi["break_energy"] - lo["break_energy"] > K * math.hypot(
+        hi["break_energy_err"], lo["break_energy_err"]), (lo, hi)
+    for row in (lo, hi):
+        ratio = row["break_energy"] / row["eq8_break_energy"]
+        assert 1 / 3 <= ratio * math.exp(K * row["break_energy_err"] / row["break_energy"]), row
+        assert ratio * math.exp(-K * row["break_energy_err"] / row["break_energy"]) <= 3, row
 
 
 def _check_2d(points: list[dict[str, Any]]) -> None:
