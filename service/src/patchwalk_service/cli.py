@@ -9,7 +9,8 @@ the service's settings: an option overrides ``PATCHWALK_<OPTION>``, which overri
 ``patchwalk show STORE`` prints what a store holds. Both print κ̄(t), and in 2D κ̄_2D, and the
 escape statistics when the spec has escape distances; ``--what kappa|kappa2d|escape|theory``
 picks one, ``--json``/``--csv`` its machine-readable form (:mod:`patchwalk_client.render`).
-``patchwalk serve`` runs the REST service under uvicorn.
+``patchwalk serve`` runs the REST service under uvicorn. (``show`` lives in :mod:`.show_cmd`,
+``serve`` in :mod:`.serve_cmd`, the progress bar in :mod:`.progress`.)
 Exit status: 0 done, 1 incomplete/cancelled/failed, 2 bad input or an unreachable scheduler
 (nothing written).
 """
@@ -21,9 +22,8 @@ import json
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from patchwalk_client.remote_cli import add_result_options
 
@@ -38,6 +38,8 @@ def register(subparsers: Any) -> None:
     """Add ``run``, ``show``, ``serve``, ``verify``, ``cluster`` and ``gallery`` to the
     ``patchwalk`` parser."""
     from .gallery import register_gallery
+    from .serve_cmd import register_serve
+    from .show_cmd import register_show
     from .verify_cli import register_verify
 
     register_run(subparsers)
@@ -92,54 +94,6 @@ def register_run(subparsers: Any) -> None:
                    help="print the seconds each phase took (start-up, validation, store, "
                         "cluster, tasks, shut-down) to stderr")
     p.set_defaults(func=cmd_run)
-
-
-def register_show(subparsers: Any) -> None:
-    """Add ``patchwalk show``."""
-    p = subparsers.add_parser("show", help="print the results held by a sweep store",
-                              description="Print the state and results of a sweep store.")
-    p.add_argument("store", help="zarr store written by `patchwalk run --out`")
-    add_result_options(p, default_what=None)
-    p.set_defaults(func=cmd_show)
-
-
-class TqdmProgress:
-    """A tqdm bar over tasks with the particle-step rate as a postfix; tqdm gives the ETA."""
-
-    def __init__(self, file: TextIO | None = None, desc: str = "patchwalk") -> None:
-        self._file = file if file is not None else sys.stderr
-        self._desc = desc
-        self._bar: Any = None
-        self._steps = 0
-        self._t0 = 0.0
-
-    def start(self, total: int, skipped: int) -> None:
-        from tqdm import tqdm
-
-        self._t0 = time.perf_counter()
-        self._bar = tqdm(total=total, initial=skipped, desc=self._desc, unit="task",
-                         file=self._file, dynamic_ncols=True, smoothing=0.1)
-
-    def update(self, tasks: int, steps: int) -> None:
-        if self._bar is None:
-            return
-        self._steps += steps
-        dt = max(time.perf_counter() - self._t0, 1e-9)
-        self._bar.set_postfix_str(f"{self._steps / dt:.3g} particle-steps/s", refresh=False)
-        self._bar.update(tasks)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-
-def make_progress(enabled: bool | None = None) -> TqdmProgress | None:
-    """A tqdm bar if ``enabled`` (default: stdout is a terminal), else None (nothing shown), so
-    piped output (``--json``, CI logs) stays clean."""
-    if enabled is None:
-        enabled = sys.stdout.isatty()
-    return TqdmProgress() if enabled else None
 
 
 def _err(msg: str) -> None:
@@ -378,6 +332,8 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, backend: Any, plan
              "--scheduler or --workers")
         return 2
     phases.mark("cluster start and kernel warm-up (beyond the store)")
+    from .progress import make_progress
+
     try:
         report = run_prepared(prepared, session.client,
                               max_in_flight=default_in_flight(settings, session),
@@ -403,149 +359,3 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, backend: Any, plan
     rc = _print_results(read_results(out), args)
     phases.mark("results")
     return rc
-
-
-def cmd_show(args: argparse.Namespace) -> int:
-    """``patchwalk show``: a finished store is read as plain JSON (its root attributes and
-    ``results.json``); an unfinished one through the store (zarr), with partial results."""
-    finished = finished_results(args.store)
-    if finished is not None:
-        attrs, results = finished
-        if not (args.json or args.csv):
-            total = (sum(p.n_tasks for p in results.kappa) if results.kappa
-                     else sum(int(n) for n in attrs.get("n_tasks", [])))
-            name = attrs.get("spec", {}).get("name", "")
-            print(f"{args.store}: sweep {name!r}, spec hash {str(attrs['spec_hash'])[:12]}, "
-                  f"{len(results.escape)} points, {total} of {total} tasks done")
-        return _print_results(results, args)
-    return _show_store(args)
-
-
-def _show_store(args: argparse.Namespace) -> int:
-    from patchwalk_worker.results import ResultsError, read_results
-    from patchwalk_worker.store import StoreError, SweepStore
-
-    try:
-        store = SweepStore.open(args.store)
-    except (StoreError, OSError) as exc:
-        _err(f"patchwalk show: {exc}")
-        return 2
-    done, total = store.done_count(), store.total()
-    if not (args.json or args.csv):
-        print(f"{args.store}: sweep {store.spec.name!r}, spec hash {store.spec_hash[:12]}, "
-              f"{len(store.points)} points, {done} of {total} tasks done")
-    if done < total:
-        if done:
-            from patchwalk_worker.partial import partial_results
-
-            rc = _print_results(partial_results(store).results, args)
-            if rc:
-                return rc
-        _err(f"patchwalk show: the sweep is incomplete ({done} of {total} tasks"
-             + ("; partial results of the finished ones above" if done else "")
-             + "); finish it with `patchwalk run SPEC --out STORE`")
-        return 1
-    try:
-        results = read_results(args.store)
-    except ResultsError as exc:
-        _err(f"patchwalk show: {exc}")
-        return 1
-    return _print_results(results, args)
-
-
-def register_serve(subparsers: Any) -> None:
-    """Add ``serve`` to the ``patchwalk`` command's subparsers."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "serve",
-        help="run the REST service (embedded Dask LocalCluster unless --scheduler)",
-        description=(
-            "Run the patchwalk REST service. Defaults come from PATCHWALK_* environment "
-            "variables (PATCHWALK_TOKENS: comma-separated bearer tokens). Without tokens the "
-            "service only binds a loopback address unless --insecure is given."
-        ),
-    )
-    p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="registry.db and stores/ live here (default ./patchwalk-data)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="worker processes of the embedded LocalCluster (default: one per core)",
-    )
-    p.add_argument(
-        "--scheduler",
-        default=None,
-        help="address of an existing Dask scheduler instead of a LocalCluster",
-    )
-    p.add_argument(
-        "--max-in-flight",
-        type=int,
-        default=None,
-        help="tasks on the cluster at once (default: 2 x workers)",
-    )
-    p.add_argument(
-        "--insecure",
-        action="store_true",
-        help="allow binding a non-loopback address without tokens",
-    )
-    p.add_argument("--log-level", default="info", help="uvicorn log level")
-    add_cluster_arguments(p)
-    p.set_defaults(func=serve_command)
-
-
-def port_in_use(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be listened on (None when it can): checked before anything
-    starts, so that a busy port costs no cluster start-up."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        return str(exc)
-    family, kind, proto, _, addr = infos[0]
-    with socket.socket(family, kind, proto) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
-        try:
-            sock.bind(addr)
-        except OSError as exc:
-            return exc.strerror or str(exc)
-    return None
-
-
-def serve_command(args: argparse.Namespace) -> int:
-    """Run the service until interrupted; every check (options, bind, scheduler, port) comes
-    before the web stack, the registry or the cluster is loaded."""
-    from .auth import check_bind
-    from .preflight import scheduler_problem, workers_problem
-    from .settings import SettingsError, settings_from_args
-
-    if why := workers_problem(args.workers):
-        print(f"patchwalk serve: {why}", file=sys.stderr)
-        return 2
-    try:
-        settings = settings_from_args(args)
-    except SettingsError as exc:
-        print(f"patchwalk serve: {exc}", file=sys.stderr)
-        return 2
-    check_bind(settings.host, settings.tokens, settings.insecure)
-    if settings.scheduler and (why := scheduler_problem(settings.scheduler)):
-        print(f"patchwalk serve: {why}", file=sys.stderr)
-        return 2
-    busy = port_in_use(settings.host, settings.port)
-    if busy:  # before the cluster or the registry start
-        print(f"patchwalk serve: cannot listen on {settings.host}:{settings.port} ({busy}); "
-              "choose another --port (or PATCHWALK_PORT)", file=sys.stderr)
-        return 2
-    import uvicorn
-
-    from .app import create_app
-
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
-    return 0
