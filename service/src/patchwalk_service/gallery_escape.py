@@ -156,8 +156,8 @@ def fig4(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
         e, r, re, pr, mt, fr, it, ie, iu, fa, sl = (np.array(c)
                                                     for c in zip(*sorted(pts), strict=True))
         col = f"C{i}"
-        ax.errorbar(e, it, yerr=ie, fmt="s", color=col, label=f"α = {a:g}: ⟨1/τ⟩")
-        ax.errorbar(e, r, yerr=re, fmt="o", mfc="none", color=col, label=f"α = {a:g}: 1/⟨τ⟩")
+        ax.errorbar(e, it, yerr=ie, fmt="s", color=col, label=f"α = {a:g}")
+        ax.errorbar(e, r, yerr=re, fmt="o", mfc="none", color=col)
         ax.loglog(e, pr, "-", color=col, lw=0.8)
         ax.loglog(e, mt, "--", color=col, lw=0.8)
 
@@ -184,10 +184,11 @@ def fig4(runs: Sequence[Run]) -> tuple[bytes, dict[str, Any]]:
         bx.plot([a], [e_8], "x", color=col)
     ax.set_xlabel("E / E0")
     ax.set_ylabel("t_esc⁻¹ · t0")
-    ax.text(0.02, 0.02, "filled: ⟨1/τ⟩ (served mean_rate); open: 1/⟨τ⟩; solid: eq. (8) as "
-            "printed;\ndashed: its 1/⟨τ⟩ form; dotted: A·slow + B·fast fitted to ⟨1/τ⟩",
-            transform=ax.transAxes, fontsize=7)
-    ax.legend(fontsize=6)
+    fig.text(0.01, 0.01, "filled squares: ⟨1/τ⟩ (served mean_rate); open circles: 1/⟨τ⟩ "
+             "(rate); solid: eq. (8) as printed; dashed: its 1/⟨τ⟩ form; dotted: A·slow + "
+             "B·fast fitted to ⟨1/τ⟩", fontsize=7)
+    fig.subplots_adjust(bottom=0.17, wspace=0.25)
+    ax.legend(fontsize=7, ncol=2, loc="upper left")
     ax.set_title(f"Fig. 4: escape past L_esc = {L:g}, t0 = L²/2κ_A(E0) = {t0:.3g}", fontsize=9)
     energies = [x for row in rows.values() for x in row["energy"]]
     bx.axhspan(min(energies), max(energies), color="0.92", zorder=0)
