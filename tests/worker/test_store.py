@@ -142,3 +142,32 @@ def test_2d_summaries_and_shared_times(tmp_path: Path) -> None:
     assert bool(ds["kappa_2d_converged"].all())
     np.testing.assert_allclose(ds["kappa_2d"].values, [1.01, 1.11])
     assert store.point_results()[0]["kappa_perp"] == 0.5
+
+
+def test_another_build_reads_a_finished_store_but_neither_resumes_nor_joins_one(
+        tmp_path: Path) -> None:
+    """A store records the build that started it (patchwalk_worker.build): tasks of another
+    build would mix two versions of the kernels in one result."""
+    from patchwalk_worker.build import build_id
+
+    spec = load_spec(spec_dict())
+    other_build = "0123456789abcdef"
+    part = tmp_path / "part.zarr"
+    store = SweepStore.create_or_open(part, spec)
+    execute_task(str(part), 0, 0, runner=fake_runner)
+    assert store.group.attrs["build"] == build_id() != other_build
+    assert SweepStore.create_or_open(part, spec).done_count() == 1  # the same build resumes
+    store.group.attrs["build"] = other_build
+    with pytest.raises(StoreError, match=f"another build of patchwalk.*{other_build}"):
+        SweepStore.create_or_open(part, spec)
+    # a worker of another build (say, an old install on a cluster node) writes nothing
+    joined = tmp_path / "joined.zarr"
+    fresh = SweepStore.create_or_open(joined, spec)
+    fresh.group.attrs["build"] = other_build
+    with pytest.raises(StoreError, match="cannot be joined"):
+        execute_task(str(joined), 0, 0, runner=fake_runner)
+    assert SweepStore.open(joined).done_count() == 0
+    # a finished store is complete and its own: any build reads it
+    done = fill(tmp_path / "done.zarr")
+    done.group.attrs["build"] = other_build
+    assert SweepStore.create_or_open(tmp_path / "done.zarr", spec).done_count() == done.total()

@@ -59,6 +59,7 @@ def _open(store_path: str) -> SweepStore:
         store = _CACHE.get(key)
         if store is None:
             store = SweepStore.open(store_path, mode="r+")
+            store.require_build("joined")  # a worker with other code must not write here
             _CACHE.clear()  # one sweep at a time per worker in practice; do not grow
             _CACHE[key] = store
             _ = store.points  # expand once

@@ -3,7 +3,8 @@
 Layout (docs/engine.md, docs/interfaces.md §8)::
 
     STORE/                       group; attrs: patchwalk (format), spec, spec_hash, seed,
-                                 versions, axes, n_points, n_tasks (per point), initialised
+                                 versions, build (build.py), axes, n_points, n_tasks (per
+                                 point), initialised
     STORE/tasks/sums             (point, task, t, moment)   float64, chunk (1, 1, n_t, 5)
     STORE/tasks/esc              (point, task, escape_distance, esc_stat) chunk (1, 1, n_d, 5)
                                  count, Στ, Στ², Σ1/τ, Σ1/τ² (``ESC_COLUMNS``; 3 columns in
@@ -39,6 +40,7 @@ from patchwalk_client.spec import parse_spec, spec_hash
 from patchwalk_client.sweep import axes, expand_points
 
 from patchwalk_worker import __version__
+from patchwalk_worker.build import build_id
 from patchwalk_worker.dataset import write_dataset
 from patchwalk_worker.histogram import n_hist_bins, wants_histogram
 from patchwalk_worker.integrity import CHUNK_CODECS, require_verified, verified_done_mask
@@ -119,6 +121,8 @@ class SweepStore:
             store = cls(p, g, spec, h)
             if not attrs.get("initialised"):
                 store._init_arrays()
+            elif store.done_count() < store.total():
+                store.require_build("resumed")
             return store
         if p.exists() and (not p.is_dir() or any(p.iterdir())):
             raise StoreError(
@@ -144,6 +148,18 @@ class SweepStore:
             raise StoreError(f"{p} is not a patchwalk sweep store; check the path")
         spec = parse_spec(cast(Mapping[str, Any], attrs["spec"]))
         return cls(p, g, spec, str(attrs["spec_hash"]))
+
+    def require_build(self, action: str) -> None:
+        """Refuse to add tasks computed by another build (:mod:`patchwalk_worker.build`) to this
+        store; stores written before builds were recorded are accepted."""
+        built = self.group.attrs.get("build")
+        if built is not None and built != build_id():
+            raise StoreError(
+                f"{self.path} was started by another build of patchwalk (build {built}; this "
+                f"one is {build_id()}): its finished tasks cannot be {action} with this build's "
+                "without mixing two versions of the kernels. Finish it with the build that "
+                "started it, or move it aside to recompute the sweep from scratch."
+            )
 
     def _init_arrays(self) -> None:
         pts = self.points
@@ -185,6 +201,7 @@ class SweepStore:
                 "spec": self.spec.model_dump(mode="json"),
                 "seed": int(self.spec.seed),
                 "versions": _versions(),
+                "build": build_id(),
                 "axes": [[name, list(vals)] for name, vals in axes(self.spec)],
                 "n_points": n_p,
                 "n_tasks": [n_tasks(p.spec) for p in pts],
