@@ -69,29 +69,20 @@ def _task_counts(n_particles: float | np.ndarray, k: int) -> np.ndarray:
     return n
 
 
-def _mean_rate(
-    e: np.ndarray, n_k: np.ndarray, t_max: float, distinct_realisations: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(⟨1/τ⟩ lower, its widened error, upper bound, ν) over all particles of the point."""
-    n_dist = e.shape[1]
-    if e.shape[2] < 5:  # a store written before the Σ1/τ columns
-        nan = np.full(n_dist, np.nan)
-        return nan, nan, nan, nan
-    c = np.sum(e[:, :, 0], axis=0)
-    r_k, q_k = e[:, :, 3], e[:, :, 4]
-    nk = np.broadcast_to(n_k[:, None], r_k.shape)
-    n = float(np.sum(n_k))
+def _pooled(
+    n_k: np.ndarray, s1_k: np.ndarray, s2_k: np.ndarray, distinct_realisations: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pooled mean Σs1/Σn of a per-particle quantity from per-task sums (n, Σx, Σx²),
+    shape (n_tasks, n_dist): (mean, widened error, ν, particle variance, between-task
+    variance), the error by :func:`combine_errors` (the rule of κ̄(t)'s)."""
+    n = np.sum(n_k, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.sum(r_k, axis=0) / n
-        # every particle is a sample X = 1/τ (0 if it did not escape): within-task variance
-        v_k = np.where(nk > 1, np.maximum(q_k - r_k**2 / nk, 0.0) / (nk - 1.0), 0.0)
-        var_p = np.sum(nk * v_k, axis=0) / (n * n)
-        m_k = r_k / nk
-        upper = rate + (n - c) / (n * t_max)
-    var_b = _between_tasks_var(nk, m_k, rate)
-    var, dof = combine_errors(var_p, var_b, e.shape[0], np.full(n_dist, n),
-                              distinct_realisations)
-    return rate, np.sqrt(var) * widen(dof), upper, dof
+        mean = np.sum(s1_k, axis=0) / n
+        v_k = np.where(n_k > 1, np.maximum(s2_k - s1_k**2 / n_k, 0.0) / (n_k - 1.0), 0.0)
+        var_p = np.where(n > 1, np.sum(n_k * v_k, axis=0) / (n * n), np.nan)
+        var_b = _between_tasks_var(n_k, s1_k / n_k, mean)
+    var, dof = combine_errors(var_p, var_b, n_k.shape[0], n, distinct_realisations)
+    return mean, np.sqrt(var) * widen(dof), dof, var_p, var_b
 
 
 def escape_summary(
@@ -119,23 +110,21 @@ def escape_summary(
     """
     e = np.asarray(esc, dtype=np.float64)
     n_k = _task_counts(n_particles, e.shape[0])
-    c_k, s1_k, s2_k = e[:, :, 0], e[:, :, 1], e[:, :, 2]
-    c = np.sum(c_k, axis=0)
+    c_k = e[:, :, 0]
+    c, n = np.sum(c_k, axis=0), float(np.sum(n_k))
+    # the mean time over the escaped particles (count, Στ, Στ²)
+    mean, err, dof, var_p, var_b = _pooled(c_k, e[:, :, 1], e[:, :, 2], distinct_realisations)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.sum(s1_k, axis=0) / c
-        v_k = np.where(c_k > 1, np.maximum(s2_k - s1_k**2 / c_k, 0.0) / (c_k - 1.0), 0.0)
-        var_p = np.sum(c_k * v_k, axis=0) / (c * c)
-        var_p = np.where(c > 1, var_p, np.nan)
-        m_k = s1_k / c_k
-    var_b = _between_tasks_var(c_k, m_k, mean)
-    var, dof = combine_errors(var_p, var_b, e.shape[0], c, distinct_realisations)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        err = np.sqrt(var) * widen(dof)
         rate = 1.0 / mean
         rate_err = err / (mean * mean)
-        frac = c / np.sum(n_k)
-    m_rate, m_err, m_upper, m_dof = _mean_rate(e, n_k, float(t_max), distinct_realisations)
-    return EscapeSummary(frac, mean, err, rate, rate_err, dof=dof,
+    # the mean rate ⟨1/τ⟩ over all particles: 1/τ, or 0 for one not escaped (n, Σ1/τ, Σ1/τ²)
+    nan = np.full(e.shape[1], np.nan)
+    m_rate, m_err, m_dof, m_upper = nan, nan, nan, nan
+    if e.shape[2] >= 5:  # not a store written before the Σ1/τ columns
+        nk = np.broadcast_to(n_k[:, None], c_k.shape)
+        m_rate, m_err, m_dof, _, _ = _pooled(nk, e[:, :, 3], e[:, :, 4], distinct_realisations)
+        m_upper = m_rate + (n - c) / (n * float(t_max))
+    return EscapeSummary(c / n, mean, err, rate, rate_err, dof=dof,
                          mean_time_err_particles=np.sqrt(var_p),
                          mean_time_err_between=np.sqrt(var_b),
                          mean_rate=m_rate, mean_rate_err=m_err, mean_rate_upper=m_upper,
