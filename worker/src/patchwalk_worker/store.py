@@ -121,7 +121,7 @@ class SweepStore:
             store = cls(p, g, spec, h)
             if not attrs.get("initialised"):
                 store._init_arrays()
-            elif store.done_count() < store.total():
+            else:
                 store.require_build("resumed")
             return store
         if p.exists() and (not p.is_dir() or any(p.iterdir())):
@@ -151,9 +151,10 @@ class SweepStore:
 
     def require_build(self, action: str) -> None:
         """Refuse to add tasks computed by another build (:mod:`patchwalk_worker.build`) to this
-        store; stores written before builds were recorded are accepted."""
+        store unless it is finished; stores written before builds were recorded are accepted.
+        The done mask is read only when the builds differ."""
         built = self.group.attrs.get("build")
-        if built is not None and built != build_id():
+        if built is not None and built != build_id() and self.done_count() < self.total():
             raise StoreError(
                 f"{self.path} was started by another build of patchwalk (build {built}; this "
                 f"one is {build_id()}): its finished tasks cannot be {action} with this build's "
