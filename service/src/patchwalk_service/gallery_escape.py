@@ -120,10 +120,10 @@ def eq8_terms(spec: SweepSpec, L: float) -> tuple[float, float]:
 
 def eq8_rates(spec: SweepSpec, L: float) -> tuple[float, float]:
     """Eq. (8) as printed, ⟨1/τ⟩ ≈ (κ_high f_L + κ_H (1 − f_L))/L², and its mean-time
-    counterpart 1/⟨τ⟩ ≈ 1/(f_L L²/κ_high + (1 − f_L) L²/κ_H) (same two populations)."""
-    high, low = phase_pdfs(spec)
-    fl = float(f_longer_than(L, high, low))
+    counterpart 1/⟨τ⟩ ≈ 1/(f_L L²/κ_high + (1 − f_L) L²/κ_H) (same two populations: with
+    fast = κ_high f_L/L² and slow = κ_H (1 − f_L)/L² that is 1/(f_L²/fast + (1 − f_L)²/slow))."""
     fast, slow = eq8_terms(spec, L)
+    fl = fast * L**2 / spec.kappa_high_low()[0]
     return fast + slow, 1.0 / (fl**2 / fast + (1 - fl) ** 2 / slow)
 
 
