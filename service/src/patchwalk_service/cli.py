@@ -96,7 +96,7 @@ def register_run(subparsers: Any) -> None:
     p.set_defaults(func=cmd_run)
 
 
-def _err(msg: str) -> None:
+def err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
@@ -104,14 +104,14 @@ def _format_errors(exc: SpecError) -> str:
     return "\n".join(f"  {e['loc']}: {e['msg']}" for e in exc.errors) or f"  {exc}"
 
 
-def _print_results(results: SweepResults, args: argparse.Namespace) -> int:
+def print_results(results: SweepResults, args: argparse.Namespace) -> int:
     """Print what ``--what``/``--json``/``--csv`` ask for; 2 if the sweep has no such result."""
     from patchwalk_client.render import render
 
     fmt = "json" if args.json else "csv" if args.csv else "table"
     if results.escape_stop:
         if args.what not in (None, "escape"):
-            _err(f"patchwalk {args.command}: the sweep stops each particle at its escape "
+            err(f"patchwalk {args.command}: the sweep stops each particle at its escape "
                  f"(escape.stop = true), so {args.what} is not served (the particles still "
                  "walking at a time are a biased sample); use --what escape, or run the spec "
                  "without escape.stop for kappa")
@@ -125,7 +125,7 @@ def _print_results(results: SweepResults, args: argparse.Namespace) -> int:
         if any(p.fraction is not None for p in results.escape):
             whats.append("escape")
     if "kappa2d" in whats and results.dimensions != 2:
-        _err(f"patchwalk {args.command}: the sweep is one-dimensional; kappa_2D exists for "
+        err(f"patchwalk {args.command}: the sweep is one-dimensional; kappa_2D exists for "
              "dimensions = 2 only (use --what kappa)")
         return 2
     blocks = [render(w, getattr(results, w), fmt) for w in whats]
@@ -156,26 +156,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .preflight import spec_file_problem, workers_problem
 
     if why := workers_problem(args.workers):
-        _err(f"patchwalk run: {why}")
+        err(f"patchwalk run: {why}")
         return 2
     problem = spec_file_problem(args.spec)
     if problem:
-        _err(f"patchwalk run: {problem}")
+        err(f"patchwalk run: {problem}")
         return 2
     try:
         spec = load_spec(Path(args.spec))  # the command line reads the file its user names
     except SpecError as exc:
-        _err(f"patchwalk run: invalid spec {args.spec}:\n{_format_errors(exc)}")
+        err(f"patchwalk run: invalid spec {args.spec}:\n{_format_errors(exc)}")
         return 2
     except OSError as exc:
-        _err(f"patchwalk run: cannot read {args.spec}: {exc}")
+        err(f"patchwalk run: cannot read {args.spec}: {exc}")
         return 2
     if args.what == "kappa2d" and spec.dimensions != 2:
-        _err("patchwalk run: the spec is one-dimensional; kappa_2D exists for dimensions = 2 "
+        err("patchwalk run: the spec is one-dimensional; kappa_2D exists for dimensions = 2 "
              "only (use --what kappa)")
         return 2
     if spec.escape.stop and args.what not in (None, "escape"):
-        _err(f"patchwalk run: the spec sets escape.stop = true (each particle stops at its "
+        err(f"patchwalk run: the spec sets escape.stop = true (each particle stops at its "
              f"escape), so {args.what} would not be served; use --what escape, or remove "
              "escape.stop for kappa")
         return 2
@@ -183,8 +183,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.out is not None and not args.dry_run:
         finished = finished_results(args.out, spec_hash(spec))
         if finished is not None:  # nothing to run: no cluster, no kernels, no pilots
-            _err(f"{args.out} is complete: nothing to run")
-            return _print_results(finished[1], args)
+            err(f"{args.out} is complete: nothing to run")
+            return print_results(finished[1], args)
     return _run_or_plan(args, spec)
 
 
@@ -199,10 +199,10 @@ def _run_or_plan(args: argparse.Namespace, spec: Any) -> int:
     try:
         settings = settings_from_args(args)
     except SettingsError as exc:
-        _err(f"patchwalk run: {exc}")
+        err(f"patchwalk run: {exc}")
         return 2
     if settings.scheduler and (why := scheduler_problem(settings.scheduler)):
-        _err(f"patchwalk run: {why}")
+        err(f"patchwalk run: {why}")
         return 2
     if args.dry_run:
         return _dry_run(spec, settings, args.json)
@@ -216,7 +216,7 @@ def _run_or_plan(args: argparse.Namespace, spec: Any) -> int:
             backend, plan = plan_sweep(spec, out, max_cpu_hours=settings.max_cpu_hours,
                                        estimate=None)
         except SpecError as exc:
-            _err(f"patchwalk run: {exc.title}:\n{_format_errors(exc)}")
+            err(f"patchwalk run: {exc.title}:\n{_format_errors(exc)}")
             return 2
         args.phases.mark("validate and budget")
         return _run(args, settings, backend, plan, out)
@@ -255,10 +255,10 @@ def _dry_run(spec: Any, settings: ServiceSettings, as_json: bool) -> int:
     try:
         plan = StoreBackend(Path(tempfile.gettempdir())).plan(spec.model_dump(mode="json"))
     except SpecError as exc:
-        _err(f"patchwalk run: invalid spec:\n{_format_errors(exc)}")
+        err(f"patchwalk run: invalid spec:\n{_format_errors(exc)}")
         return 2
     if plan.errors:
-        _err("patchwalk run: the sweep cannot run:\n" + "\n".join(
+        err("patchwalk run: the sweep cannot run:\n" + "\n".join(
             f"  {e['loc']}: {e['msg']}" for e in plan.errors))
         return 2
     workers = settings.workers
@@ -273,7 +273,7 @@ def _dry_run(spec: Any, settings: ServiceSettings, as_json: bool) -> int:
         f"{plan.estimated_cpu_hours:.3g} CPU-hours, about {_hms(plan.wall_seconds(workers))} "
         f"on {workers} workers (budget {settings.max_cpu_hours:g} CPU-hours)"))
     if over:
-        _err(f"patchwalk run: {over}")
+        err(f"patchwalk run: {over}")
         return 2
     return 0
 
@@ -310,25 +310,25 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, backend: Any, plan
             starting.discard()
         if not isinstance(exc, StoreError):
             raise
-        _err(f"patchwalk run: {exc}")
+        err(f"patchwalk run: {exc}")
         return 2
     phases.mark("store")
     if prepared.skipped == plan.tasks_total and starting is None:  # nothing left: no cluster
         backend.finalize(sweep_id_for(plan.spec_hash), plan.spec)
-        _err(f"skipped {prepared.skipped} finished tasks")
+        err(f"skipped {prepared.skipped} finished tasks")
         phases.mark("summaries")
-        return _print_results(read_results(out), args)
+        return print_results(read_results(out), args)
     if starting is None:
         starting = Starting(local_workers(settings, most - prepared.skipped), plan.kernels)
     try:
         session = starting.result()
     except ValueError as exc:
-        _err(f"patchwalk run: {exc}")
+        err(f"patchwalk run: {exc}")
         return 2
     except (OSError, TimeoutError) as exc:
         where = settings.scheduler or (
             settings.cluster if settings.cluster != "local" else "the embedded cluster")
-        _err(f"patchwalk run: cannot start or reach {where}: {exc}; check --cluster, "
+        err(f"patchwalk run: cannot start or reach {where}: {exc}; check --cluster, "
              "--scheduler or --workers")
         return 2
     phases.mark("cluster start and kernel warm-up (beyond the store)")
@@ -344,18 +344,18 @@ def _run(args: argparse.Namespace, settings: ServiceSettings, backend: Any, plan
         phases.mark("cluster shut-down")
         args.exit_now = True  # nothing of this process is left to tear down (console_main)
     if report.skipped:
-        _err(f"skipped {report.skipped} finished tasks")
+        err(f"skipped {report.skipped} finished tasks")
     if args.out is not None:
-        _err(f"results in {out} ({report.computed} tasks computed, "
+        err(f"results in {out} ({report.computed} tasks computed, "
              f"{report.steps:.3g} particle-steps in {report.seconds:.1f} s)")
     if report.error:
-        _err(f"patchwalk run: the sweep failed: {report.error}")
+        err(f"patchwalk run: the sweep failed: {report.error}")
         return 1
     store = SweepStore.open(out)
     if not store.complete():
-        _err(f"patchwalk run: {store.done_count()} of {store.total()} tasks done; "
+        err(f"patchwalk run: {store.done_count()} of {store.total()} tasks done; "
              "rerun the same command to finish")
         return 1
-    rc = _print_results(read_results(out), args)
+    rc = print_results(read_results(out), args)
     phases.mark("results")
     return rc

@@ -12,7 +12,7 @@ from typing import Any
 
 from patchwalk_client.remote_cli import add_result_options
 
-from .cli import _err, _print_results, finished_results
+from .cli import err, finished_results, print_results
 
 
 def register_show(subparsers: Any) -> None:
@@ -37,7 +37,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             name = attrs.get("spec", {}).get("name", "")
             print(f"{args.store}: sweep {name!r}, spec hash {str(attrs['spec_hash'])[:12]}, "
                   f"{len(results.escape)} points, {total} of {total} tasks done")
-        return _print_results(results, args)
+        return print_results(results, args)
     return _show_store(args)
 
 
@@ -48,7 +48,7 @@ def _show_store(args: argparse.Namespace) -> int:
     try:
         store = SweepStore.open(args.store)
     except (StoreError, OSError) as exc:
-        _err(f"patchwalk show: {exc}")
+        err(f"patchwalk show: {exc}")
         return 2
     done, total = store.done_count(), store.total()
     if not (args.json or args.csv):
@@ -58,16 +58,16 @@ def _show_store(args: argparse.Namespace) -> int:
         if done:
             from patchwalk_worker.partial import partial_results
 
-            rc = _print_results(partial_results(store).results, args)
+            rc = print_results(partial_results(store).results, args)
             if rc:
                 return rc
-        _err(f"patchwalk show: the sweep is incomplete ({done} of {total} tasks"
+        err(f"patchwalk show: the sweep is incomplete ({done} of {total} tasks"
              + ("; partial results of the finished ones above" if done else "")
              + "); finish it with `patchwalk run SPEC --out STORE`")
         return 1
     try:
         results = read_results(args.store)
     except ResultsError as exc:
-        _err(f"patchwalk show: {exc}")
+        err(f"patchwalk show: {exc}")
         return 1
-    return _print_results(results, args)
+    return print_results(results, args)
